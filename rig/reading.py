@@ -39,6 +39,9 @@ for _phase in (1, 2, 3):
         FIELDS[f"p_l{_phase}_{_dir}_w"] = "W"
         FIELDS[f"q_l{_phase}_{_dir}_var"] = "var"
 
+# Derived for comparison only: what an interface publishes that no single meter field is.
+DERIVED_FIELDS: dict[str, str] = {"p_net_w": "W"}  # active power import - export (Modbus)
+
 TEXT_FIELDS = frozenset({"meter_id", "meter_type", "list_version", "timestamp"})
 
 
@@ -52,7 +55,7 @@ class Mismatch:
     tolerance: float
 
     def __str__(self) -> str:
-        unit = FIELDS.get(self.field, "")
+        unit = FIELDS.get(self.field) or DERIVED_FIELDS.get(self.field, "")
         tol = f" (tolerance {self.tolerance:g} {unit})" if self.tolerance else ""
         return f"{self.field}: sent {self.expected!r}, published {self.actual!r}{tol}"
 

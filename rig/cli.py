@@ -1,0 +1,368 @@
+"""The `rig` command: thin click wrappers that parse, call the rig, and print.
+
+The contract (names, options, JSON lines) is in specs/reading.md and the README; keep it stable.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import sys
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import click
+
+from rig.bench import BenchError, load_bench
+from rig.reading import format_reading
+
+REPORTS = Path("reports")
+LIVE_FIELDS = ("p_import_w", "u_l1_v", "i_l1_a", "e_import_wh")  # what `rig emulate` shows per frame
+
+
+def _duration(text: str) -> float:
+    """'90', '90s', '2m', '1h', '1h30m' -> seconds."""
+    if re.fullmatch(r"\d+(\.\d+)?", text):
+        return float(text)
+    parts = re.findall(r"(\d+(?:\.\d+)?)([hms])", text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        raise click.BadParameter(f"{text!r} is not a duration like 90s, 2m, 1h or 1h30m")
+    return sum(float(n) * {"h": 3600, "m": 60, "s": 1}[u] for n, u in parts)
+
+
+def _time(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise click.BadParameter(f"{text!r} is not an ISO time like 2024-10-01T19:00:00") from exc
+    if value.tzinfo is not None:
+        raise click.BadParameter("give the meter's local wall-clock time, without an offset")
+    return value
+
+
+def _run_dir(kind: str, label: str) -> Path:
+    return REPORTS / f"{datetime.now():%Y%m%d-%H%M%S}-{kind}-{label}"
+
+
+def _load_bench(path: str | None):
+    try:
+        return load_bench(path)
+    except BenchError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _profile(meter_id: str):
+    from rig.emulators import get_profile
+
+    try:
+        return get_profile(meter_id)
+    except KeyError as exc:
+        raise click.ClickException(str(exc.args[0]) if exc.args else f"unknown meter {meter_id}") from exc
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="han-rig")
+def main() -> None:
+    """A test rig that plays the electricity meter into HAN/P1 readers and checks what they publish."""
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+def meters(as_json: bool) -> None:
+    """The meter profiles the emulator knows."""
+    from rig.emulators import list_profiles
+
+    for p in list_profiles():
+        info = {
+            "id": p.id, "make": p.make, "model": p.model, "country": p.country, "protocol": p.protocol,
+            "line": str(p.line), "lists": {str(k): v for k, v in p.lists.items()},
+        }
+        if as_json:
+            click.echo(json.dumps(info))
+        else:
+            lists = "; ".join(f"List {k} {v}" for k, v in p.lists.items())
+            click.echo(f"{p.id:<18} {p.make} {p.model} ({p.country}), {p.protocol}, {p.line}: {lists}")
+
+
+@main.command()
+@click.option("--meter", "meter_id", required=True, help="Meter profile id (see `rig meters`).")
+@click.option("--at", "at", help="Meter local time of the first frame (ISO); default: now.")
+@click.option("--list", "list_no", type=click.IntRange(1, 3), help="Only this list (1, 2 or 3).")
+@click.option("--count", default=1, show_default=True, type=click.IntRange(1), help="Number of frames.")
+@click.option("--seed", default=1, show_default=True, help="Seed of the meter model.")
+@click.option("--reading", "reading_json", help="JSON object of normalized fields to set explicitly.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+def frames(meter_id: str, at: str | None, list_no: int | None, count: int, seed: int,
+           reading_json: str | None, as_json: bool) -> None:
+    """The frames a meter would send, on its schedule from --at."""
+    from rig.emulators import Meter
+
+    profile = _profile(meter_id)
+    start = _time(at) or datetime.now().replace(microsecond=0)
+    overrides = None
+    if reading_json:
+        try:
+            overrides = json.loads(reading_json)
+        except json.JSONDecodeError as exc:
+            raise click.BadParameter(f"not JSON: {exc}", param_hint="--reading") from exc
+        if not isinstance(overrides, dict):
+            raise click.BadParameter("must be a JSON object", param_hint="--reading")
+    meter = Meter(profile, seed=seed, start=start)
+    if at and list_no is not None and count == 1:
+        # an explicit time and list: that frame, whether or not the schedule would send it then
+        chosen = [(start, list_no)]
+    else:
+        scheduled = (f for f in meter.frames(start=start) if list_no is None or f.list == list_no)
+        chosen = [(f.at, f.list) for _, f in zip(range(count), scheduled, strict=False)]
+    for when, number in chosen:
+        try:
+            frame = meter.frame_at(when, number, overrides=overrides)
+        except (ValueError, KeyError) as exc:
+            raise click.ClickException(str(exc)) from exc
+        if as_json:
+            click.echo(json.dumps({"meter": profile.id, "at": frame.at.isoformat(), "list": frame.list,
+                                   "hex": frame.data.hex(), "reading": frame.reading}))
+        else:
+            click.echo(f"{frame.at.isoformat()}  List {frame.list}  {len(frame.data)} bytes  {frame.data.hex()}")
+            click.echo(f"    {format_reading(frame.reading)}")
+
+
+def _read_stream(source: str) -> bytes:
+    data = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
+    text = data.strip()
+    if text and re.fullmatch(rb"[0-9A-Fa-f\s]+", text):
+        digits = re.sub(rb"\s+", b"", text)
+        if len(digits) % 2:
+            raise click.ClickException("hex input has an odd number of digits")
+        return bytes.fromhex(digits.decode())
+    return data
+
+
+@main.command()
+@click.argument("source", default="-")
+@click.option("--key", help="Encryption key (hex) for encrypted frames.")
+@click.option("--auth-key", help="Authentication key (hex).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line (the default output).")
+def decode(source: str, key: str | None, auth_key: str | None, as_json: bool) -> None:
+    """Decode a byte stream (raw, or hex text) with the reader firmware's own decoder.
+
+    SOURCE is a file, or - for standard input. Prints one JSON line per frame found; never stops at a
+    bad frame. Exit status 1 when any frame failed to decode.
+    """
+    from dut_firmware.han.decoder import Decoder
+
+    try:
+        keys = {"key": bytes.fromhex(key) if key else None,
+                "auth_key": bytes.fromhex(auth_key) if auth_key else None}
+    except ValueError as exc:
+        raise click.BadParameter(f"keys are hex strings: {exc}") from exc
+    try:
+        data = _read_stream(source)
+    except OSError as exc:
+        raise click.ClickException(f"cannot read {source}: {exc}") from exc
+    decoder = Decoder(**keys)
+    results = decoder.feed(data) + decoder.flush()
+    for result in results:
+        click.echo(json.dumps(result, default=str))
+    if not results:
+        click.echo("no frame found in the input", err=True)
+    if not results or any(not r.get("ok") for r in results):
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--meter", "meter_id", required=True, help="Meter profile id (see `rig meters`).")
+@click.option("--port", required=True, help="pyserial URL: /dev/ttyUSB0, rfc2217://host:port, socket://host:port.")
+@click.option("--speed", default=1.0, show_default=True, type=click.FloatRange(min=0.01),
+              help="Time compression: 60 plays a minute of meter time per second (pyserial ports send at "
+                   "their own baud rate, so high speeds suit socket:// links).")
+@click.option("--duration", type=_duration, help="Meter time to play (90s, 2m, 1h); default: until Ctrl-C.")
+@click.option("--start", "start_text", help="Meter local time to start from (ISO); default: now.")
+@click.option("--seed", default=1, show_default=True)
+@click.option("--bad-fcs-every", type=click.IntRange(min=2), help="Corrupt the FCS of every Nth frame.")
+def emulate(meter_id: str, port: str, speed: float, duration: float | None, start_text: str | None,
+            seed: int, bad_fcs_every: int | None) -> None:
+    """Play a meter into a port on its real schedule, with a live view of every frame."""
+    from rig.emulators import Meter
+    from rig.emulators.faults import corrupt_fcs
+    from rig.links import open_link
+
+    profile = _profile(meter_id)
+    start = _time(start_text) or datetime.now().replace(microsecond=0)
+    meter = Meter(profile, seed=seed, start=start)
+    until = start + timedelta(seconds=duration) if duration else None
+    try:
+        link = open_link(port, profile.line, speed=speed)
+    except Exception as exc:  # the link names the URL and the reason
+        raise click.ClickException(str(exc)) from exc
+    if hasattr(link, "device"):
+        click.echo(f"virtual line: point the reader at {link.device}", err=True)
+    click.echo(f"playing {profile.id} into {port} at {profile.line}, speed x{speed:g}; Ctrl-C stops", err=True)
+    t0 = time.monotonic()
+    sent = 0
+    try:
+        for frame in meter.frames(start=start, until=until):
+            due = t0 + (frame.at - start).total_seconds() / speed
+            time.sleep(max(0.0, due - time.monotonic()))
+            data = frame.data
+            tag = ""
+            if bad_fcs_every and (sent + 1) % bad_fcs_every == 0:
+                data, tag = corrupt_fcs(data), "  [bad FCS]"
+            link.write(data)
+            sent += 1
+            shown = {k: frame.reading.get(k) for k in LIVE_FIELDS}
+            click.echo(f"{frame.at:%H:%M:%S} List {frame.list} {len(data):4d} B{tag}  {format_reading(shown)}")
+    except KeyboardInterrupt:
+        pass
+    finally:
+        link.close()
+    click.echo(f"{sent} frames sent", err=True)
+
+
+@main.command()
+@click.option("--bench", "bench_path", help="Bench file (TOML); default: the software DUT.")
+@click.option("--meter", "meter_id", help="Meter profile id; default: the bench's.")
+@click.option("--duration", default="60s", show_default=True, type=_duration,
+              help="Meter time to play: 90s, 2m, 1h.")
+@click.option("--speed", default=1.0, show_default=True, type=click.FloatRange(min=0.01),
+              help="Time compression: 120 plays an hour in 30 s.")
+@click.option("--start", "start_text",
+              help="Meter local time of the first frame (ISO); default: 30 s before the next full hour.")
+@click.option("--seed", default=1, show_default=True, help="Seed of the meter model.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+@click.option("--run-dir", type=click.Path(path_type=Path), help="Where logs go; default: reports/<time>-run-<meter>.")
+def run(bench_path: str | None, meter_id: str | None, duration: float, speed: float, start_text: str | None,
+        seed: int, as_json: bool, run_dir: Path | None) -> None:
+    """The main job: stream a meter into the bench's DUT and check every output against what was sent."""
+    from rig.runner import Progress, RunOptions, format_summary
+    from rig.runner import run as run_bench
+
+    bench = _load_bench(bench_path)
+    meter = meter_id or bench.profile
+    _profile(meter)
+    run_dir = run_dir or _run_dir("run", meter)
+    live = sys.stderr.isatty()
+    last = [0.0]
+
+    def progress(p: Progress) -> None:
+        now = time.monotonic()
+        if now - last[0] < 0.5 and p.sent != p.total:
+            return
+        last[0] = now
+        lists = " ".join(f"L{k}:{v}" for k, v in sorted(p.by_list.items()))
+        line = f"[{p.sent:>5}/{p.total}] {100 * p.sent // max(p.total, 1):3d}%  {lists}  failed checks: {p.failures}"
+        click.echo(("\r" + line) if live else line, err=True, nl=not live or p.sent == p.total)
+
+    if not as_json:
+        click.echo(f"bench {bench.name}: {bench.dut_kind} DUT, meter {meter}; logs in {run_dir}", err=True)
+    options = RunOptions(bench=bench, run_dir=run_dir, meter=meter, duration_s=duration, speed=speed,
+                         seed=seed, start=_time(start_text), progress=progress)
+    try:
+        result = run_bench(options)
+    except Exception as exc:
+        raise click.ClickException(f"{exc} (logs in {run_dir})") from exc
+    click.echo(json.dumps(result.as_dict()) if as_json else format_summary(result))
+    sys.exit(0 if result.ok else 1)
+
+
+@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.option("--bench", "bench_path", help="Bench file (TOML); default: the software DUT.")
+@click.pass_context
+def test(ctx: click.Context, bench_path: str | None) -> None:
+    """Run the scenario suite on a bench; writes reports/<run>/report.html and junit.xml.
+
+    Extra arguments go to pytest (e.g. -k modbus, -x).
+    """
+    import pytest
+
+    from rig.fixtures.plugin import run_report_args
+
+    bench = _load_bench(bench_path)
+    run_dir = _run_dir("test", bench.name)
+    scenarios = Path(__file__).parent / "scenarios"
+    args = [str(scenarios), "-p", "rig.fixtures.plugin", *run_report_args(run_dir)]
+    if bench_path:
+        args += ["--bench", bench_path]
+    code = pytest.main(args + list(ctx.args))
+    click.echo(f"report: {run_dir / 'report.html'}\nJUnit:  {run_dir / 'junit.xml'}", err=True)
+    sys.exit(int(code))
+
+
+@main.command()
+@click.option("--bench", "bench_path", help="Bench file (TOML); default: the software DUT.")
+@click.option("--broker", "broker_url", help="Publish to this broker (mqtt://host:port) instead of our own.")
+@click.option("--topic", help="MQTT topic; default: the bench's (han/<serial>).")
+@click.option("--modbus/--no-modbus", default=True, show_default=True, help="Activate Modbus TCP.")
+@click.option("--json", "as_json", is_flag=True, help="Print the addresses as one JSON line.")
+def dut(bench_path: str | None, broker_url: str | None, topic: str | None, modbus: bool, as_json: bool) -> None:
+    """Start the software DUT by hand and keep it running until interrupted.
+
+    Point `rig emulate --port <serial device>` at it, and curl, a Modbus tool or mosquitto_sub at the
+    addresses it prints.
+    """
+    from contextlib import ExitStack
+    from dataclasses import replace
+    from urllib.parse import urlparse
+
+    from rig.emulators import get_profile
+    from rig.session import BrokerAddress, open_meter_link, start_broker, start_dut
+
+    bench = _load_bench(bench_path)
+    if not bench.is_software:
+        raise click.ClickException("`rig dut` starts the software DUT; this bench has a board")
+    if topic:
+        bench = replace(bench, topic_template=topic)
+    run_dir = _run_dir("dut", bench.serial_number)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with ExitStack() as stack:
+        if broker_url:
+            parsed = urlparse(broker_url)
+            if parsed.scheme != "mqtt" or not parsed.hostname:
+                raise click.BadParameter("give mqtt://host:port", param_hint="--broker")
+            broker = BrokerAddress(parsed.hostname, parsed.port or 1883)
+        else:
+            broker, mosquitto = start_broker(bench, run_dir)
+            if mosquitto:
+                stack.callback(mosquitto.stop)
+        link = open_meter_link(bench, get_profile(bench.profile).line, 1.0, run_dir)
+        stack.callback(link.close)
+        device = start_dut(bench, run_dir, link, broker, modbus_enabled=modbus)
+        stack.callback(device.stop)
+        info = {
+            "serial_device": link.device,  # type: ignore[attr-defined]
+            "http_url": device.http_url,
+            "modbus_port": device.modbus_port if modbus else None,
+            "mqtt_host": broker.host,
+            "mqtt_port": broker.port,
+            "mqtt_topic": bench.topic,
+            "log": str(device.log_path),
+        }
+        if as_json:
+            click.echo(json.dumps(info), nl=True)
+        else:
+            click.echo(f"software DUT {bench.serial_number} running (Ctrl-C stops it)")
+            click.echo(f"  serial device  {info['serial_device']}    rig emulate --meter {bench.profile} "
+                       f"--port {info['serial_device']}")
+            click.echo(f"  HTTP           {device.http_url}/meter")
+            click.echo(f"  Modbus TCP     127.0.0.1:{info['modbus_port']}" if modbus else "  Modbus TCP     off")
+            click.echo(f"  MQTT           {broker.host}:{broker.port} topic {bench.topic}    "
+                       f"mosquitto_sub -h {broker.host} -p {broker.port} -t '{bench.topic}'")
+            click.echo(f"  log            {device.log_path}")
+        sys.stdout.flush()
+        stop = []
+        signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+        try:
+            while not stop and device.alive():  # type: ignore[attr-defined]
+                time.sleep(0.2)
+        except KeyboardInterrupt:
+            pass
+        if not stop and not device.alive():  # type: ignore[attr-defined]
+            raise click.ClickException(f"the DUT exited; see {device.log_path}")
+
+
+if __name__ == "__main__":
+    main()

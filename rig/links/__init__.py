@@ -1,0 +1,35 @@
+"""Links: put bytes onto the serial line the DUT reads (pty pair or any pyserial URL).
+
+``open_link("sim", line)`` gives a paced pty pair for the software DUT; any other string is a
+pyserial URL (``/dev/ttyUSB0``, ``rfc2217://host:port``, ``socket://host:port``, ``loop://``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rig.line import LineSettings
+from rig.links.base import CAPTURE_FORMAT, Link, LinkError, read_capture
+from rig.links.pacing import Pacer
+from rig.links.pty import PtyLink
+from rig.links.serial import SerialLink
+
+SIM_URLS = ("sim", "pty")
+
+__all__ = ["CAPTURE_FORMAT", "Link", "LinkError", "Pacer", "PtyLink", "SerialLink", "open_link",
+           "read_capture", "SIM_URLS"]
+
+
+def open_link(url: str, line: LineSettings, speed: float = 1.0,
+              log_path: str | Path | None = None) -> Link:
+    """Open the link named by ``url``: ``"sim"``/``"pty"`` -> :class:`PtyLink`, else :class:`SerialLink`.
+
+    ``speed`` (time compression) applies only to the pty; a real UART sends at its baud rate, so a
+    pyserial URL with ``speed != 1`` raises ``ValueError``.
+    """
+    if url in SIM_URLS:
+        return PtyLink(line, speed=speed, log_path=log_path, url=url)
+    if speed != 1.0:
+        raise ValueError(f"speed {speed} applies only to the simulated line ('sim'); "
+                         f"{url!r} is a real serial port that sends at {line.baud} baud")
+    return SerialLink(url, line, log_path=log_path)

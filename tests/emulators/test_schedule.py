@@ -1,0 +1,79 @@
+from collections import Counter
+from datetime import datetime, timedelta
+
+import pytest
+
+from rig.emulators import Meter
+from rig.emulators.kaifa import from_wire, to_wire
+from rig.emulators.schedule import Clock, frame_times, list_at, next_frame_time, values_time
+
+T0 = datetime(2024, 10, 1, 19, 0, 0)
+
+
+def test_live_sequence():
+    got = [(at.strftime("%H:%M:%S"), n) for at, n in frame_times(T0, count=8)]
+    assert got == [
+        ("19:00:00", 2), ("19:00:02", 1), ("19:00:04", 1), ("19:00:06", 1),
+        ("19:00:08", 1), ("19:00:10", 3), ("19:00:12", 1), ("19:00:14", 1),
+    ]  # fmt: skip
+
+
+def test_one_hour():
+    lists = Counter(n for _, n in frame_times(T0, until=T0 + timedelta(hours=1)))
+    assert sum(lists.values()) == 1800
+    assert lists == {1: 1440, 2: 359, 3: 1}
+
+
+def test_list_at():
+    assert list_at(datetime(2024, 10, 1, 19, 5, 10)) == 2
+    assert list_at(datetime(2024, 10, 1, 19, 0, 20)) == 2
+    assert list_at(datetime(2024, 10, 1, 0, 0, 10)) == 3
+    assert list_at(datetime(2024, 10, 1, 19, 0, 3)) is None
+    assert list_at(datetime(2024, 10, 1, 19, 0, 2, 500000)) is None
+
+
+def test_next_frame_time():
+    assert next_frame_time(datetime(2024, 10, 1, 19, 0, 1)) == datetime(2024, 10, 1, 19, 0, 2)
+    assert next_frame_time(datetime(2024, 10, 1, 19, 0, 2)) == datetime(2024, 10, 1, 19, 0, 2)
+    assert next_frame_time(datetime(2024, 10, 1, 19, 0, 2, 1)) == datetime(2024, 10, 1, 19, 0, 4)
+    assert next_frame_time(datetime(2024, 10, 1, 19, 59, 59)) == datetime(2024, 10, 1, 20, 0, 0)
+
+
+def test_values_time():
+    at = datetime(2024, 10, 1, 20, 0, 10)
+    assert values_time(at, 3) == datetime(2024, 10, 1, 20, 0, 0)
+    assert values_time(at, 2) == at
+
+
+def test_list3_carries_the_values_of_xx_00_00():
+    meter = Meter("kaifa-ma304h4", seed=5, start=T0)
+    l3 = meter.frame_at(datetime(2024, 10, 1, 20, 0, 10))
+    assert l3.list == 3
+    assert l3.reading["timestamp"] == "2024-10-01T20:00:10"
+    at_00 = datetime(2024, 10, 1, 20, 0, 0)
+    l2 = meter.frame_at(at_00)
+    instant = meter.model.reading_at(at_00)
+    for name in ("p_import_w", "q_import_var", "q_export_var", "i_l1_a", "i_l2_a", "u_l1_v", "u_l3_v"):
+        assert l3.reading[name] == l2.reading[name]
+        assert l3.reading[name] == from_wire(name, to_wire(name, instant[name]))
+    assert l3.reading["e_import_wh"] == round(instant["e_import_wh"])
+    clock_item = bytes.fromhex("090c07e80a010214000aff800000")
+    assert l3.data.count(clock_item) == 2  # header date-time and the clock item read XX:00:10
+
+
+def test_meter_frames_count_until_and_start():
+    meter = Meter("kaifa-ma304h4", seed=1, start=T0)
+    assert [f.at for f in meter.frames(count=3)] == [T0, T0 + timedelta(seconds=2), T0 + timedelta(seconds=4)]
+    frames = list(meter.frames(start=T0 + timedelta(seconds=1), until=T0 + timedelta(seconds=11)))
+    assert [(f.at.second, f.list) for f in frames] == [(2, 1), (4, 1), (6, 1), (8, 1), (10, 3)]
+
+
+def test_clock_real_time_and_compressed():
+    clock = Clock(T0)
+    assert clock.meter_time(2.5) == T0 + timedelta(seconds=2.5)
+    fast = Clock(T0, speed=120)
+    assert fast.meter_time(30) == T0 + timedelta(hours=1)
+    assert fast.elapsed_s(T0 + timedelta(hours=1)) == 30
+    assert fast.elapsed_s(fast.meter_time(1.25)) == pytest.approx(1.25)
+    with pytest.raises(ValueError):
+        Clock(T0, speed=0)

@@ -1,0 +1,192 @@
+"""A real pty pair: bytes arrive intact, pacing takes the line time, the DUT's baud is read back."""
+
+import os
+import select
+import termios
+import threading
+import time
+
+import pytest
+
+from rig.line import LineSettings
+from rig.links import LinkError, PtyLink, open_link, read_capture
+
+KAIFA = LineSettings(2400, 8, "E", 1)
+
+
+class SlaveReader(threading.Thread):
+    """Plays the DUT: opens the slave, reads everything with arrival times."""
+
+    def __init__(self, device: str, baud_code: int | None = None) -> None:
+        super().__init__(daemon=True)
+        self.fd = os.open(device, os.O_RDWR | os.O_NOCTTY)
+        if baud_code is not None:
+            attrs = termios.tcgetattr(self.fd)
+            attrs[4] = attrs[5] = baud_code
+            termios.tcsetattr(self.fd, termios.TCSANOW, attrs)
+        self.data = bytearray()
+        self.arrivals: list[tuple[float, int]] = []
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        while not self._halt.is_set():
+            ready, _, _ = select.select([self.fd], [], [], 0.05)
+            if ready:
+                chunk = os.read(self.fd, 4096)
+                self.arrivals.append((time.monotonic(), len(chunk)))
+                self.data += chunk
+
+    def wait_for(self, n: int, timeout: float = 5.0) -> bytes:
+        deadline = time.monotonic() + timeout
+        while len(self.data) < n and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return bytes(self.data)
+
+    def stop(self) -> None:
+        self._halt.set()
+        if self.is_alive():
+            self.join(timeout=1)
+        os.close(self.fd)
+
+
+@pytest.fixture
+def link():
+    with PtyLink(KAIFA, speed=1000) as lk:
+        yield lk
+
+
+def test_bytes_arrive_intact(link):
+    reader = SlaveReader(link.device)
+    reader.start()
+    payload = bytes(range(256)) * 4  # every byte value, incl. CR, LF, XON/XOFF, ^C, ^D
+    try:
+        link.write(payload[:500])
+        link.write(payload[500:])
+        assert reader.wait_for(len(payload)) == payload
+    finally:
+        reader.stop()
+    assert link.dropped == 0
+
+
+def test_device_is_a_pts_and_name(link):
+    assert link.device.startswith("/dev/")
+    assert os.path.exists(link.device)
+    assert link.name == f"pty:{link.device}"
+    assert link.url == "pty"
+
+
+def test_dut_baud_is_read_back_on_master(link):
+    reader = SlaveReader(link.device, baud_code=termios.B2400)
+    try:
+        assert link.dut_termios() == 2400
+        attrs = termios.tcgetattr(reader.fd)
+        attrs[4] = attrs[5] = termios.B115200
+        termios.tcsetattr(reader.fd, termios.TCSANOW, attrs)
+        assert link.dut_termios() == 115200
+    finally:
+        reader.stop()
+
+
+def test_dut_closing_its_port_does_not_break_the_link(link):
+    reader = SlaveReader(link.device)
+    reader.stop()  # the DUT opens and closes: the master must not see EIO
+    link.write(b"still fine")
+    reader2 = SlaveReader(link.device)
+    reader2.start()
+    try:
+        link.write(b"hello")
+        assert reader2.wait_for(15) == b"still fine" + b"hello"  # a pty keeps unread bytes
+    finally:
+        reader2.stop()
+
+
+def test_discard_unread_drops_what_nobody_read(link):
+    link.write(b"stale frame")  # written while no DUT has the port open
+    link.discard_unread()
+    reader = SlaveReader(link.device)
+    reader.start()
+    try:
+        link.write(b"fresh")
+        assert reader.wait_for(5) == b"fresh"
+    finally:
+        reader.stop()
+
+
+def test_dut_writing_back_is_drained(link):
+    reader = SlaveReader(link.device)
+    try:
+        os.write(reader.fd, b"AT\r\n" * 100)
+        deadline = time.monotonic() + 2
+        while link.received < 400 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert link.received == 400
+    finally:
+        reader.stop()
+
+
+def test_dut_not_reading_drops_instead_of_blocking():
+    with PtyLink(KAIFA, speed=100000) as link:
+        t = time.monotonic()
+        link.write(bytes(200_000))
+        assert time.monotonic() - t < 5
+        assert link.dropped > 0
+
+
+def test_line_rate_timing_240_bytes_at_2400_8e1():
+    """240 chars x 11 bits / 2400 baud = 1.1 s (loose bounds: CI machines are noisy)."""
+    with PtyLink(KAIFA) as link:
+        reader = SlaveReader(link.device)
+        reader.start()
+        try:
+            t = time.monotonic()
+            end = link.write(bytes(240))
+            elapsed = time.monotonic() - t
+            assert reader.wait_for(240) == bytes(240)
+        finally:
+            reader.stop()
+    assert 1.0 <= elapsed <= 1.6, elapsed
+    assert end - t == pytest.approx(1.1, abs=0.05)
+    first, last = reader.arrivals[0][0], reader.arrivals[-1][0]
+    assert 0.9 <= last - first <= 1.6  # bytes trickle in, they do not arrive at once
+
+
+def test_capture_log(tmp_path):
+    path = tmp_path / "line.log"
+    with PtyLink(KAIFA, speed=1000, log_path=path) as link:
+        link.write(b"\x7e\xa0\x01")
+        time.sleep(0.05)
+        link.write(b"\xff" * 20)
+    lines = path.read_text().splitlines()
+    assert lines[0].startswith("# pty:/dev/")
+    body = [x for x in lines if not x.startswith("#")]
+    assert len(body) == 2
+    t1, n1, h1 = body[0].split()
+    assert n1 == "3" and h1 == "7ea001"
+    assert len(t1.split(".")[1]) == 6
+    entries = read_capture(path)
+    assert [d for _, d in entries] == [b"\x7e\xa0\x01", b"\xff" * 20]
+    assert 0 <= entries[0][0] < entries[1][0]
+    assert entries[1][0] - entries[0][0] >= 0.05
+
+
+def test_read_capture_rejects_bad_lines(tmp_path):
+    path = tmp_path / "bad.log"
+    path.write_text("# comment\n0.000000 2 7e\n")
+    with pytest.raises(ValueError, match="bad.log:2"):
+        read_capture(path)
+
+
+def test_write_after_close_raises():
+    link = PtyLink(KAIFA)
+    link.close()
+    link.close()  # idempotent
+    with pytest.raises(LinkError):
+        link.write(b"x")
+
+
+@pytest.mark.parametrize("url", ["sim", "pty"])
+def test_open_link_sim_is_a_pty(url):
+    with open_link(url, KAIFA, speed=10) as link:
+        assert isinstance(link, PtyLink)
+        assert link.url == url
+        assert link.speed == 10

@@ -1,0 +1,49 @@
+"""SerialLink over pyserial URLs: loop:// round-trips, bad URLs fail clearly, the capture log."""
+
+import time
+
+import pytest
+
+from rig.line import LineSettings
+from rig.links import LinkError, SerialLink, open_link, read_capture
+
+KAIFA = LineSettings(2400, 8, "E", 1)
+
+
+def test_loop_round_trip(tmp_path):
+    with SerialLink("loop://", KAIFA, log_path=tmp_path / "line.log") as link:
+        assert link.port.baudrate == 2400
+        assert link.port.parity == "E"
+        assert link.port.bytesize == 8 and link.port.stopbits == 1
+        before = time.monotonic()
+        end = link.write(b"\x7e\xa0\x27hello\x7e")
+        assert before <= end <= time.monotonic()
+        assert link.port.read(9) == b"\x7e\xa0\x27hello\x7e"
+    assert read_capture(tmp_path / "line.log") == [(pytest.approx(0, abs=0.5), b"\x7e\xa0\x27hello\x7e")]
+
+
+def test_open_link_gives_serial_link_for_urls():
+    with open_link("loop://", LineSettings(115200, 8, "N", 1)) as link:
+        assert isinstance(link, SerialLink)
+        assert link.url == link.name == "loop://"
+        assert link.port.baudrate == 115200
+
+
+def test_open_link_rejects_speed_on_a_real_port():
+    with pytest.raises(ValueError, match="speed"):
+        open_link("loop://", KAIFA, speed=10)
+
+
+@pytest.mark.parametrize("url", ["/dev/does-not-exist-ttyUSB9", "nosuchscheme://x", "socket://127.0.0.1:1"])
+def test_bad_url_names_the_url(url):
+    with pytest.raises(LinkError, match="cannot open serial link") as info:
+        SerialLink(url, KAIFA)
+    assert url in str(info.value)
+
+
+def test_write_after_close_raises():
+    link = SerialLink("loop://", KAIFA)
+    link.close()
+    link.close()
+    with pytest.raises(LinkError, match="closed"):
+        link.write(b"x")
