@@ -284,7 +284,7 @@ def test(ctx: click.Context, bench_path: str | None) -> None:
     bench = _load_bench(bench_path)
     run_dir = _run_dir("test", bench.name)
     scenarios = Path(__file__).parent / "scenarios"
-    args = [str(scenarios), "-p", "rig.fixtures.plugin", *run_report_args(run_dir)]
+    args = [str(scenarios), *run_report_args(run_dir)]
     if bench_path:
         args += ["--bench", bench_path]
     code = pytest.main(args + list(ctx.args))
@@ -301,14 +301,15 @@ def test(ctx: click.Context, bench_path: str | None) -> None:
 def dut(bench_path: str | None, broker_url: str | None, topic: str | None, modbus: bool, as_json: bool) -> None:
     """Start the software DUT by hand and keep it running until interrupted.
 
-    Point `rig emulate --port <serial device>` at it, and curl, a Modbus tool or mosquitto_sub at the
-    addresses it prints.
+    Point `rig emulate --port <meter port>` at it (a pty wired like a null-modem cable to the DUT's
+    serial line), and curl, a Modbus tool or mosquitto_sub at the addresses it prints.
     """
     from contextlib import ExitStack
     from dataclasses import replace
     from urllib.parse import urlparse
 
     from rig.emulators import get_profile
+    from rig.links.bridge import PtyBridge
     from rig.session import BrokerAddress, open_meter_link, start_broker, start_dut
 
     bench = _load_bench(bench_path)
@@ -332,8 +333,11 @@ def dut(bench_path: str | None, broker_url: str | None, topic: str | None, modbu
         stack.callback(link.close)
         device = start_dut(bench, run_dir, link, broker, modbus_enabled=modbus)
         stack.callback(device.stop)
+        bridge = PtyBridge(link)
+        stack.callback(bridge.close)
         info = {
             "serial_device": link.device,  # type: ignore[attr-defined]
+            "meter_port": bridge.device,
             "http_url": device.http_url,
             "modbus_port": device.modbus_port if modbus else None,
             "mqtt_host": broker.host,
@@ -345,8 +349,10 @@ def dut(bench_path: str | None, broker_url: str | None, topic: str | None, modbu
             click.echo(json.dumps(info), nl=True)
         else:
             click.echo(f"software DUT {bench.serial_number} running (Ctrl-C stops it)")
-            click.echo(f"  serial device  {info['serial_device']}    rig emulate --meter {bench.profile} "
-                       f"--port {info['serial_device']}")
+            click.echo(f"  meter port     {bridge.device}    rig emulate --meter {bench.profile} "
+                       f"--port {bridge.device}")
+            click.echo(f"  DUT serial     {info['serial_device']} (the DUT reads it; write meter bytes to the "
+                       "meter port)")
             click.echo(f"  HTTP           {device.http_url}/meter")
             click.echo(f"  Modbus TCP     127.0.0.1:{info['modbus_port']}" if modbus else "  Modbus TCP     off")
             click.echo(f"  MQTT           {broker.host}:{broker.port} topic {bench.topic}    "

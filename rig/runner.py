@@ -28,7 +28,10 @@ from rig.probes.modbus import ModbusProbe
 from rig.probes.mqtt import MqttProbe
 from rig.session import BrokerAddress, open_meter_link, start_broker, start_dut
 
-MARGIN_S = 0.05  # scheduling jitter allowance on top of one frame interval (platform notes: >= 20 ms)
+# Allowance for host scheduling jitter on top of one frame interval. Outliers of 5-70 ms are seen on a
+# loaded 2-core machine; at x1 the interval (2 s) dwarfs it, at x120 (16.7 ms) it dominates, so
+# compressed runs check loss and values strictly and timing only to this allowance.
+MARGIN_S = 0.1
 INTERFACES = ("http", "modbus", "mqtt")
 ERROR_COUNTERS = ("checksum_errors", "framing_errors", "truncated", "oversized", "unknown_format",
                   "decrypt_errors")

@@ -24,12 +24,9 @@ def open_link(url: str, line: LineSettings, speed: float = 1.0,
               log_path: str | Path | None = None) -> Link:
     """Open the link named by ``url``: ``"sim"``/``"pty"`` -> :class:`PtyLink`, else :class:`SerialLink`.
 
-    ``speed`` (time compression) applies only to the pty; a real UART sends at its baud rate, so a
-    pyserial URL with ``speed != 1`` raises ``ValueError``.
+    ``speed`` (time compression) applies to the lines the rig paces itself (the pty, ``socket://``,
+    ``loop://``); a UART sends at its own baud rate whatever the speed.
     """
     if url in SIM_URLS:
         return PtyLink(line, speed=speed, log_path=log_path, url=url)
-    if speed != 1.0:
-        raise ValueError(f"speed {speed} applies only to the simulated line ('sim'); "
-                         f"{url!r} is a real serial port that sends at {line.baud} baud")
-    return SerialLink(url, line, log_path=log_path)
+    return SerialLink(url, line, log_path=log_path, speed=speed)

@@ -1,0 +1,27 @@
+"""The null-modem bridge: bytes written to its device by a serial program reach the DUT's line."""
+
+import serial
+from slave_reader import SlaveReader
+
+from rig.line import LineSettings
+from rig.links import PtyLink, read_capture
+from rig.links.bridge import PtyBridge
+
+KAIFA = LineSettings(2400, 8, "E", 1)
+
+
+def test_bytes_written_to_the_bridge_reach_the_dut_paced(tmp_path):
+    frame = bytes.fromhex("7ea027010201105a87e6e7000f40000000090c07e80a0102130002ff80000002010600001 3c156f57e"
+                          .replace(" ", ""))
+    with PtyLink(KAIFA, speed=10, log_path=tmp_path / "line.log") as link, PtyBridge(link) as bridge:
+        dut = SlaveReader(link.device)
+        dut.start()
+        try:
+            with serial.Serial(bridge.device, 2400, parity=serial.PARITY_EVEN) as meter:
+                meter.write(frame * 3)
+            assert dut.wait_for(len(frame) * 3) == frame * 3
+        finally:
+            dut.stop()
+        assert bridge.forwarded == len(frame) * 3
+    # the bridge's bytes went through the link, so the line log holds them like any write
+    assert b"".join(data for _, data in read_capture(tmp_path / "line.log")) == frame * 3
