@@ -410,6 +410,9 @@ def format_summary(result: RunResult) -> str:
 
         lines.append(f"{name:<10}{summary.passed:>8}{summary.failed:>8}{summary.overtaken:>11}"
                      f"{fmt(lat['p50']):>9}{fmt(lat['p99']):>9}{fmt(lat['max']):>9}")
+    lines += ["latency: from the end of the frame's last byte (its closing flag) on the line to the value on",
+              "the interface; HTTP and Modbus include a request round trip. A reader that decodes on the FCS",
+              "acts one character before the flag ends, so MQTT figures can be slightly negative."]
     if result.failures:
         lines += ["", f"{len(result.failures)} failed checks (first 10):"]
         lines += [f"  {c.describe()}" for c in result.failures[:10]]
