@@ -62,11 +62,6 @@ class Check:
         return f"frame {self.frame} on {self.interface}: {self.outcome.value}: {what}"
 
 
-def project(interface: str, reading: Reading) -> Reading:
-    """The part of a reading an interface can carry (absent fields become None)."""
-    return view(interface, reading)
-
-
 def judge(interface: str, expected: Reading, observed: Reading) -> list[Mismatch]:
     """Mismatches between what an interface shows and what it should show, within its resolution."""
     fields = FIELDS_BY_INTERFACE[interface]

@@ -132,8 +132,14 @@ def frames(meter_id: str, at: str | None, list_no: int | None, count: int, seed:
 
 
 def _read_stream(source: str) -> bytes:
+    """The bytes of a stream given as raw bytes, hex text, or the JSON lines of `rig frames --json`."""
     data = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
     text = data.strip()
+    if text.startswith(b"{"):
+        try:
+            return b"".join(bytes.fromhex(json.loads(line)["hex"]) for line in text.splitlines() if line.strip())
+        except (ValueError, KeyError, TypeError) as exc:
+            raise click.ClickException(f"JSON lines must each carry a 'hex' field of frame bytes: {exc}") from exc
     if text and re.fullmatch(rb"[0-9A-Fa-f\s]+", text):
         digits = re.sub(rb"\s+", b"", text)
         if len(digits) % 2:
@@ -148,7 +154,7 @@ def _read_stream(source: str) -> bytes:
 @click.option("--auth-key", help="Authentication key (hex).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line (the default output).")
 def decode(source: str, key: str | None, auth_key: str | None, as_json: bool) -> None:
-    """Decode a byte stream (raw, or hex text) with the reader firmware's own decoder.
+    """Decode a byte stream (raw, hex text, or `rig frames --json` lines) with the firmware's own decoder.
 
     SOURCE is a file, or - for standard input. Prints one JSON line per frame found; never stops at a
     bad frame. Exit status 1 when any frame failed to decode.

@@ -60,11 +60,6 @@ class Mismatch:
         return f"{self.field}: sent {self.expected!r}, published {self.actual!r}{tol}"
 
 
-def clean(reading: Reading) -> Reading:
-    """Drop absent (None) values, so two readings compare on what they carry."""
-    return {k: v for k, v in reading.items() if v is not None}
-
-
 def compare(
     expected: Reading,
     actual: Reading,

@@ -8,6 +8,7 @@ MQTT probe collects every message; each interface must show each frame within on
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections import Counter
@@ -18,14 +19,16 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from rig.bench import Bench
-from rig.checks import Check, ExpectedState, InterfaceSummary, Outcome, SentFrame, judge, project
-from rig.dut.base import Dut
-from rig.emulators import Meter, get_profile
+from rig.checks import Check, ExpectedState, InterfaceSummary, Outcome, SentFrame, judge
+from rig.dut.base import Dut, DutError
+from rig.emulators import Frame, Meter, get_profile
+from rig.emulators.schedule import Clock
 from rig.links import Link
 from rig.probes import ProbeError
 from rig.probes.http import HttpProbe
 from rig.probes.modbus import ModbusProbe
 from rig.probes.mqtt import MqttProbe
+from rig.probes.resolution import view
 from rig.session import BrokerAddress, open_meter_link, start_broker, start_dut
 
 # Allowance for host scheduling jitter on top of one frame interval. Outliers of 5-70 ms are seen on a
@@ -88,6 +91,7 @@ class RunResult:
         for check in streamed.checks:
             self.interfaces[check.interface].add(check)
         self.failures = streamed.failures
+        self.error = streamed.error
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -158,14 +162,10 @@ def run(options: RunOptions) -> RunResult:
         stack.callback(link.close)
         dut = start_dut(bench, run_dir, link, broker, clock_scale=options.speed)
         stack.callback(dut.stop)
-        try:
-            streamed = asyncio.run(stream_and_check(
-                frames, link, dut, broker, bench, profile.frame_interval_s, options.speed, run_dir,
-                options.progress,
-            ))
-            result.absorb(streamed)
-        except ProbeError as exc:
-            result.error = f"{exc} (DUT log: {dut.log_path})"
+        streamed = asyncio.run(stream_and_check(
+            frames, link, dut, broker, bench, profile.frame_interval_s, options.speed, run_dir, options.progress,
+        ))
+        result.absorb(streamed)
     result.real_time_s = time.monotonic() - began
     (run_dir / "summary.json").write_text(json.dumps(result.as_dict(), indent=2) + "\n")
     return result
@@ -173,11 +173,16 @@ def run(options: RunOptions) -> RunResult:
 
 @dataclass
 class StreamResult:
-    """What one stream of frames produced: the frames, every check, and the DUT's own counters."""
+    """What one stream of frames produced: the frames, every check, the DUT's counters over the stream.
+
+    ``error`` says why a stream stopped early (the DUT died, a probe failed); what was sent and checked
+    until then is kept.
+    """
 
     sent: list[SentFrame]
     checks: list[Check]
     dut_counters: dict[str, int]
+    error: str | None = None
 
     @property
     def failures(self) -> list[Check]:
@@ -186,9 +191,13 @@ class StreamResult:
     def for_interface(self, interface: str) -> list[Check]:
         return [c for c in self.checks if c.interface == interface]
 
+    def problems(self) -> list[str]:
+        """Everything that went wrong, one line each (empty when the stream passed)."""
+        return ([f"stream stopped: {self.error}"] if self.error else []) + [c.describe() for c in self.failures]
+
 
 async def stream_and_check(
-    frames: list,
+    frames: list[Frame],
     link: Link,
     dut: Dut,
     broker: BrokerAddress | None,
@@ -201,75 +210,111 @@ async def stream_and_check(
 ) -> StreamResult:
     """Send ``frames`` on their schedule (compressed by ``speed``) and check every interface on each.
 
-    ``frame.corrupt`` frames (fault injection) are sent but expected on no interface.
+    ``frame.corrupt`` frames (fault injection) are sent but expected on no interface. The DUT's
+    counters are reported as the difference over the stream, so a board with a history is judged on
+    this stream alone.
     """
+    http = HttpProbe(dut.http_url, tz=bench.timezone)
+    result = StreamResult([], [], {})
+    try:
+        before = (await asyncio.to_thread(http.health)).get("counters", {})
+        try:
+            await _stream(frames, link, dut, broker, bench, interval_s / speed, speed, run_dir, http,
+                          enable_modbus, progress, result)
+        except (ProbeError, DutError, OSError) as exc:
+            result.error = f"{exc} (DUT log: {dut.log_path})" if dut.log_path else str(exc)
+        after = (await asyncio.to_thread(http.health)).get("counters", {}) if dut.alive() else before
+        result.dut_counters = {k: v - before.get(k, 0) for k, v in after.items() if isinstance(v, int)}
+    finally:
+        http.close()
+    return result
+
+
+async def _stream(
+    frames: list[Frame],
+    link: Link,
+    dut: Dut,
+    broker: BrokerAddress | None,
+    bench: Bench,
+    interval_real: float,
+    speed: float,
+    run_dir: Path,
+    http: HttpProbe,
+    enable_modbus: bool,
+    progress: Callable[[Progress], None] | None,
+    result: StreamResult,
+) -> None:
     loop = asyncio.get_running_loop()
-    http = HttpProbe(dut.http_url)
-    use_modbus = enable_modbus and bench.has("modbus") and dut.modbus_port is not None
-    if use_modbus:
-        await asyncio.to_thread(http.configure, {"modbus": {"enabled": True}})
-    modbus = ModbusProbe(dut.modbus_host or "127.0.0.1", dut.modbus_port or 502) if use_modbus else None
-    if modbus is not None:
-        await modbus.connect()
-    interval_real = interval_s / speed
-    sent: list[SentFrame] = []
+    sent, checks = result.sent, result.checks
     index_by_ts: dict[str, int] = {}
     corrupt_ts: set[str] = set()
-    checks: list[Check] = []
-    log = open(run_dir / "frames.jsonl", "a")
+    modbus = None
+    if enable_modbus and bench.has("modbus") and dut.modbus_port is not None:
+        await asyncio.to_thread(http.configure, {"modbus": {"enabled": True}})
+        modbus = ModbusProbe(dut.modbus_host or "127.0.0.1", dut.modbus_port)
     mqtt_ctx = (MqttProbe(broker.host, broker.port, bench.topic, tz=bench.timezone)
                 if broker is not None and bench.has("mqtt") else _NoMqtt())
-
-    async with mqtt_ctx as mqtt:
-        queues: dict[str, asyncio.Queue[SentFrame | None]] = {"http": asyncio.Queue()}
-        pollers = [asyncio.create_task(_poll_http(queues["http"], http, index_by_ts, corrupt_ts, checks))]
+    with open(run_dir / "frames.jsonl", "a") as log, contextlib.closing(modbus or _Nothing()):
         if modbus is not None:
-            queues["modbus"] = asyncio.Queue()
-            pollers.append(asyncio.create_task(_poll_modbus(queues["modbus"], modbus, sent, checks)))
-
-        state = ExpectedState()
-        by_list: Counter[int] = Counter()
-        t0 = time.monotonic() + 0.1
-        first_at = frames[0].at if frames else None
-        for i, frame in enumerate(frames):
-            due = t0 + (frame.at - first_at).total_seconds() / speed
-            delay = due - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            t_end = await loop.run_in_executor(None, link.write, frame.data)
-            corrupt = bool(getattr(frame, "corrupt", False))
-            expected = dict(state.apply({})) if corrupt else state.apply(frame.reading)
-            record = SentFrame(i, frame.at, frame.list, frame.reading, expected, t_end,
-                               t_end + interval_real + MARGIN_S, corrupt)
-            sent.append(record)
-            if corrupt:
-                corrupt_ts.add(frame.reading.get("timestamp"))
-            else:
-                index_by_ts[frame.reading["timestamp"]] = i
-                by_list[frame.list] += 1
+            await modbus.connect()
+        async with mqtt_ctx as mqtt:
+            if isinstance(mqtt, MqttProbe):
+                # the reader says "online" (retained) once its session is up: frames before it would be lost
+                await mqtt.wait_for_status("online", timeout=10)
+            queues: dict[str, asyncio.Queue[SentFrame | None]] = {"http": asyncio.Queue()}
+            pollers = [asyncio.create_task(_poll_http(queues["http"], http, index_by_ts, corrupt_ts, checks))]
+            if modbus is not None:
+                queues["modbus"] = asyncio.Queue()
+                pollers.append(asyncio.create_task(_poll_modbus(queues["modbus"], modbus, sent, checks)))
+            try:
+                state = ExpectedState()
+                by_list: Counter[int] = Counter()
+                clock = Clock(frames[0].at, speed) if frames else None
+                t0 = time.monotonic() + 0.1
+                for i, frame in enumerate(frames):
+                    delay = t0 + clock.elapsed_s(frame.at) - time.monotonic()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                    for poller in pollers:
+                        if poller.done():
+                            poller.result()  # a poller that died raises its error here, at once
+                    if not dut.alive():
+                        raise DutError(f"the DUT exited after {i} of {len(frames)} frames")
+                    t_end = await loop.run_in_executor(None, link.write, frame.data)
+                    corrupt = frame.corrupt
+                    expected = state.apply({} if corrupt else frame.reading)
+                    record = SentFrame(i, frame.at, frame.list, frame.reading, expected, t_end,
+                                       t_end + interval_real + MARGIN_S, corrupt)
+                    sent.append(record)
+                    if corrupt:
+                        corrupt_ts.add(frame.reading.get("timestamp"))
+                    else:
+                        index_by_ts[frame.reading["timestamp"]] = i
+                        by_list[frame.list] += 1
+                        for queue in queues.values():
+                            queue.put_nowait(record)
+                    log.write(json.dumps({"index": i, "at": frame.at.isoformat(), "list": frame.list,
+                                          "t_end": round(t_end - t0, 6), "corrupt": corrupt,
+                                          "hex": frame.data.hex(), "reading": frame.reading}) + "\n")
+                    if progress:
+                        failures = sum(1 for c in checks if c.outcome is Outcome.FAIL)
+                        progress(Progress(i + 1, len(frames), by_list, failures))
                 for queue in queues.values():
-                    queue.put_nowait(record)
-            log.write(json.dumps({"index": i, "at": frame.at.isoformat(), "list": frame.list,
-                                  "t_end": round(t_end - t0, 6), "corrupt": corrupt, "hex": frame.data.hex(),
-                                  "reading": frame.reading}) + "\n")
-            if progress:
-                failures = sum(1 for c in checks if c.outcome is Outcome.FAIL)
-                progress(Progress(i + 1, len(frames), by_list, failures))
-        for queue in queues.values():
-            queue.put_nowait(None)
-        await asyncio.gather(*pollers)
-        # the last MQTT message may still be on its way: wait up to one interval for it
-        if sent:
-            await asyncio.sleep(max(0.0, sent[-1].deadline - time.monotonic()))
-        if isinstance(mqtt, MqttProbe):
-            checks.extend(_check_mqtt(mqtt, sent, index_by_ts, corrupt_ts))
-    log.close()
-    if modbus is not None:
-        modbus.close()
+                    queue.put_nowait(None)
+                await asyncio.gather(*pollers)
+            finally:
+                for poller in pollers:
+                    poller.cancel()
+            # the last MQTT message may still be on its way: wait up to one interval for it
+            if sent:
+                await asyncio.sleep(max(0.0, sent[-1].deadline - time.monotonic()))
+            if isinstance(mqtt, MqttProbe):
+                checks.extend(_check_mqtt(mqtt, sent, index_by_ts, corrupt_ts))
 
-    health = await asyncio.to_thread(http.health)
-    http.close()
-    return StreamResult(sent, checks, dict(health.get("counters", {})))
+
+class _Nothing:
+    def close(self) -> None:
+        return None
 
 
 class _NoMqtt:
@@ -324,7 +369,7 @@ async def _poll_modbus(
     """Like the HTTP poller; Modbus carries no timestamp, so frames are told apart by their values."""
     previous: SentFrame | None = None
     while (frame := await queue.get()) is not None:
-        changed = previous is None or project("modbus", previous.expected) != project("modbus", frame.expected)
+        changed = previous is None or view("modbus", previous.expected) != view("modbus", frame.expected)
         while True:
             reading = await modbus.read()
             now = time.monotonic()

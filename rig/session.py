@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from rig.bench import Bench, posix_tz
+from rig.bench import Bench, BenchError, posix_tz
 from rig.dut.base import Dut
 from rig.line import LineSettings
 from rig.links import Link, open_link
@@ -29,7 +29,8 @@ def start_broker(bench: Bench, workdir: Path) -> tuple[BrokerAddress, Mosquitto 
     if bench.broker_spawn:
         broker = Mosquitto(workdir).start()
         return BrokerAddress(broker.host, broker.port), broker
-    assert bench.broker_host and bench.broker_port
+    if not (bench.broker_host and bench.broker_port):
+        raise BenchError(f"{bench.path}: [broker] spawn = false needs url = 'mqtt://host:port'")
     return BrokerAddress(bench.broker_host, bench.broker_port), None
 
 

@@ -1,6 +1,7 @@
 import math
 
-from rig.checks import Check, ExpectedState, InterfaceSummary, Outcome, judge, percentile, project
+from rig.checks import Check, ExpectedState, InterfaceSummary, Outcome, judge, percentile
+from rig.probes.resolution import view
 
 
 def test_expected_state_keeps_each_field_from_the_latest_frame_that_carried_it() -> None:
@@ -29,9 +30,9 @@ def test_judge_http_is_exact_and_null_is_not_zero() -> None:
     assert fields == {"i_l1_a", "u_l2_v"}
 
 
-def test_project_keeps_only_what_the_interface_carries() -> None:
-    view = project("modbus", {"meter_id": "x", "u_l1_v": 230.0})
-    assert "meter_id" not in view and view["u_l1_v"] == 230.0 and view["u_l2_v"] is None
+def test_view_keeps_only_what_the_interface_carries() -> None:
+    shown = view("modbus", {"meter_id": "x", "u_l1_v": 230.0})
+    assert "meter_id" not in shown and shown["u_l1_v"] == 230.0 and shown["u_l2_v"] is None
 
 
 def test_modbus_compares_net_power_and_unknown_export_counts_as_none_sent() -> None:

@@ -66,6 +66,16 @@ def test_decode_reads_hex_with_whitespace_and_never_stops_at_a_bad_frame() -> No
     assert "error" in lines[1]
 
 
+def test_decode_reads_the_json_lines_of_rig_frames() -> None:
+    frames = run("frames", "--meter", "kaifa-ma304h3e", "--at", "2024-10-01T19:00:10", "--list", "3", "--json")
+    result = run("decode", "-", stdin=frames.output)
+    assert result.exit_code == 0, result.output
+    (line,) = [json.loads(x) for x in result.output.splitlines()]
+    assert line["ok"] and line["reading"]["e_import_wh"] == json.loads(frames.output)["reading"]["e_import_wh"]
+    bad = run("decode", "-", stdin='{"nohex": 1}\n')
+    assert bad.exit_code == 1 and "'hex' field" in bad.output
+
+
 def test_decode_of_rig_frames_round_trips() -> None:
     frames = run("frames", "--meter", "kaifa-ma304h3e", "--at", "2024-10-01T18:59:50", "--count", "12", "--json")
     sent = [json.loads(x) for x in frames.output.splitlines()]

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
@@ -97,8 +98,10 @@ class SoftwareDut:
         self.modbus_host = host
         self.http_port = free_port(host)
         self.modbus_port = free_port(host)
+        # a client id of its own: two software DUTs on one broker must not take over each other's session
+        client_id = f"han-{serial_number}-{uuid.uuid4().hex[:6]}"
         mqtt_conf: dict[str, Any] = {"enabled": mqtt is not None, "host": "127.0.0.1", "port": 1883,
-                                     "topic": f"han/{serial_number}", "client_id": f"han-{serial_number}",
+                                     "topic": f"han/{serial_number}", "client_id": client_id,
                                      "username": None, "password": None, "keepalive": 30}
         mqtt_conf.update(mqtt or {})
         self.config: dict[str, Any] = {
@@ -158,7 +161,7 @@ class SoftwareDut:
             raise DutError(f"firmware entry point {main} not found (firmware_dir={self.firmware_dir})")
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.config_path.write_text(json.dumps(self.config, indent=2) + "\n")
-        cmd = [exe, "main.py", str(self.config_path.resolve())]
+        cmd = self.command()
         self._log_fh = open(self.log_path, "a", encoding="utf-8", errors="replace")
         self._note(f"starting {' '.join(cmd)} (cwd {self.firmware_dir})")
         self._ready_event.clear()

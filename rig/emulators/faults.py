@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
+
+from rig.emulators.meter import Frame
 
 
 def corrupt_fcs(frame: bytes) -> bytes:
@@ -41,3 +44,8 @@ def garbage(n: int, rng: random.Random) -> bytes:
     if n < 0:
         raise ValueError(f"n must not be negative, got {n}")
     return rng.randbytes(n)
+
+
+def with_bad_fcs(frame: Frame) -> Frame:
+    """The same frame with its FCS inverted, marked ``corrupt``: it must be counted, never published."""
+    return replace(frame, data=corrupt_fcs(frame.data), corrupt=True)

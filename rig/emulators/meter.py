@@ -18,12 +18,17 @@ DEFAULT_START = datetime(2024, 10, 1, 19, 0, 0)
 
 @dataclass(frozen=True)
 class Frame:
-    """One frame as sent: meter time, list number, the bytes, and the reading those bytes carry."""
+    """One frame as sent: meter time, list number, the bytes, and the reading those bytes carry.
+
+    ``corrupt`` marks a frame a fault injector damaged (see ``rig.emulators.faults``): a reader must
+    count it as an error and publish none of it.
+    """
 
     at: datetime
     list: int
     data: bytes
     reading: Reading
+    corrupt: bool = False
 
 
 class Meter:

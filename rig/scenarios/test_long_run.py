@@ -18,4 +18,4 @@ def test_one_hour_at_120x_loses_nothing(harness) -> None:
     result = h.stream(frames)
 
     assert result.dut_counters["frames_ok"] == 1800
-    assert not result.failures, "\n".join(c.describe() for c in result.failures[:20])
+    assert not result.problems(), "\n".join(result.problems()[:20])

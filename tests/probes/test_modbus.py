@@ -11,8 +11,8 @@ from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
 from rig.netutil import free_port, wait_for_port
-from rig.probes import ConnectionRefused, ModbusExceptionResponse, ModbusProbe, ProbeError, read_once
-from rig.probes.modbus import decode_registers, is_refused
+from rig.probes import ConnectionRefused, ModbusExceptionResponse, ProbeError
+from rig.probes.modbus import ModbusProbe, decode_registers, is_refused, read_once
 
 
 def words(value: int) -> list[int]:
