@@ -190,8 +190,9 @@ def decode(source: str, key: str | None, auth_key: str | None, as_json: bool) ->
 @click.option("--start", "start_text", help="Meter local time to start from (ISO); default: now.")
 @click.option("--seed", default=1, show_default=True)
 @click.option("--bad-fcs-every", type=click.IntRange(min=2), help="Corrupt the FCS of every Nth frame.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per frame sent.")
 def emulate(meter_id: str, port: str, speed: float, duration: float | None, start_text: str | None,
-            seed: int, bad_fcs_every: int | None) -> None:
+            seed: int, bad_fcs_every: int | None, as_json: bool) -> None:
     """Play a meter into a port on its real schedule, with a live view of every frame."""
     from rig.emulators import Meter
     from rig.emulators.faults import corrupt_fcs
@@ -220,8 +221,12 @@ def emulate(meter_id: str, port: str, speed: float, duration: float | None, star
                 data, tag = corrupt_fcs(data), "  [bad FCS]"
             link.write(data)
             sent += 1
-            shown = {k: frame.reading.get(k) for k in LIVE_FIELDS}
-            click.echo(f"{frame.at:%H:%M:%S} List {frame.list} {len(data):4d} B{tag}  {format_reading(shown)}")
+            if as_json:
+                click.echo(json.dumps({"meter": profile.id, "at": frame.at.isoformat(), "list": frame.list,
+                                       "corrupt": bool(tag), "hex": data.hex(), "reading": frame.reading}))
+            else:
+                shown = {k: frame.reading.get(k) for k in LIVE_FIELDS}
+                click.echo(f"{frame.at:%H:%M:%S} List {frame.list} {len(data):4d} B{tag}  {format_reading(shown)}")
     except KeyboardInterrupt:
         pass
     finally:
@@ -303,8 +308,11 @@ def test(ctx: click.Context, bench_path: str | None) -> None:
 @click.option("--broker", "broker_url", help="Publish to this broker (mqtt://host:port) instead of our own.")
 @click.option("--topic", help="MQTT topic; default: the bench's (han/<serial>).")
 @click.option("--modbus/--no-modbus", default=True, show_default=True, help="Activate Modbus TCP.")
+@click.option("--speed", default=1.0, show_default=True, type=click.FloatRange(min=0.01),
+              help="Time compression of the line and the DUT's clock (match `rig emulate --speed`).")
 @click.option("--json", "as_json", is_flag=True, help="Print the addresses as one JSON line.")
-def dut(bench_path: str | None, broker_url: str | None, topic: str | None, modbus: bool, as_json: bool) -> None:
+def dut(bench_path: str | None, broker_url: str | None, topic: str | None, modbus: bool, speed: float,
+        as_json: bool) -> None:
     """Start the software DUT by hand and keep it running until interrupted.
 
     Point `rig emulate --port <meter port>` at it (a pty wired like a null-modem cable to the DUT's
@@ -335,9 +343,9 @@ def dut(bench_path: str | None, broker_url: str | None, topic: str | None, modbu
             broker, mosquitto = start_broker(bench, run_dir)
             if mosquitto:
                 stack.callback(mosquitto.stop)
-        link = open_meter_link(bench, get_profile(bench.profile).line, 1.0, run_dir)
+        link = open_meter_link(bench, get_profile(bench.profile).line, speed, run_dir)
         stack.callback(link.close)
-        device = start_dut(bench, run_dir, link, broker, modbus_enabled=modbus)
+        device = start_dut(bench, run_dir, link, broker, clock_scale=speed, modbus_enabled=modbus)
         stack.callback(device.stop)
         bridge = PtyBridge(link)
         stack.callback(bridge.close)

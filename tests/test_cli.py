@@ -86,3 +86,17 @@ def test_decode_of_rig_frames_round_trips() -> None:
     for frame, reading in zip(sent, decoded, strict=True):
         for name, value in frame["reading"].items():
             assert reading.get(name) == value, (frame["at"], name)
+
+
+def test_emulate_plays_the_schedule_into_a_port_and_reports_each_frame() -> None:
+    result = CliRunner().invoke(main, ["emulate", "--meter", "kaifa-ma304h4", "--port", "loop://", "--duration", "6s",
+                                       "--start", "2024-10-01T19:00:00", "--speed", "30", "--json",
+                                       "--bad-fcs-every", "2"])
+    assert result.exit_code == 0, result.output
+    played = [json.loads(x) for x in result.output.splitlines() if x.startswith("{")]
+    assert [(p["at"][-8:], p["list"], p["corrupt"]) for p in played] == [
+        ("19:00:00", 2, False), ("19:00:02", 1, True), ("19:00:04", 1, False)]
+    scheduled = run("frames", "--meter", "kaifa-ma304h4", "--at", "2024-10-01T19:00:00", "--count", "3", "--json")
+    hexes = [json.loads(x)["hex"] for x in scheduled.output.splitlines()]
+    assert played[0]["hex"] == hexes[0] and played[2]["hex"] == hexes[2]
+    assert played[1]["hex"] != hexes[1] and played[1]["hex"][:-6] == hexes[1][:-6]  # only the FCS differs
