@@ -1,17 +1,19 @@
-"""Shared fixtures of the project's own tests (the rig's pytest plugin is registered by entry point)."""
+"""Shared fixtures of the project's own tests (the rig's pytest plugin is registered by entry point).
+
+The path of the reference frames lives in tests/spec_frames.py (the shared test data), not here: test
+modules cannot reliably ``from conftest import ...``, because every conftest.py outside a package is
+imported under the one module name ``conftest`` (tests/firmware/ has its own).
+"""
 
 from __future__ import annotations
 
-import json
 import shutil
 import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).parent
-SHARED = ROOT.parent / "shared"
-FRAMES_JSON = SHARED / "reference-frames" / "frames.json"
+from tests.spec_frames import FRAMES_JSON, load_reference_frames
 
 
 @pytest.fixture(scope="session")
@@ -19,7 +21,7 @@ def reference_frames() -> list[dict]:
     """The real frames of ../shared/reference-frames/frames.json."""
     if not FRAMES_JSON.exists():
         pytest.fail(f"{FRAMES_JSON} is missing: the project expects ../shared beside it")
-    return json.loads(FRAMES_JSON.read_text())["frames"]
+    return load_reference_frames()
 
 
 @pytest.fixture(scope="session")

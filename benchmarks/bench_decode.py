@@ -34,6 +34,9 @@ else:
     def _diff(a, b):
         return b - a
 
+# A copy of LIST2_HEX of tests/spec_frames.py: the Kaifa MA304H4 List 2 of 2024-10-01 19:00:00 annotated
+# in specs/han-protocols.md 1.5. Kept here because this script also runs under MicroPython, which
+# cannot import the test data.
 LIST2 = bytes.fromhex(
     "7ea07801020110c498e6e7000f40000000090c07e80a0102130000ff800000020d09074b464d"
     "5f30303109103639373036333134303732363239383609074d41333034483406000013c00600"

@@ -7,12 +7,9 @@ import json
 from click.testing import CliRunner
 
 from rig.cli import main
+from tests.spec_frames import LIST2_HEX, unhex
 
-L2_2024 = (
-    "7ea0780102011 0c498e6e7000f40000000090c07e80a01021300 00ff800000020d09074b464d5f3030310910"
-    "3639373036333134303732363239383609074d413330344834060000 13c00600000000060000000006000001d5"
-    "0600004cdf0600000 50c0600000 39b06000009340600000969060000095918eb7e"
-).replace(" ", "")
+L2_2024 = unhex(LIST2_HEX).hex()
 
 
 def run(*args: str, stdin: str | bytes | None = None):

@@ -2,16 +2,15 @@
 
 import os
 import time
+from datetime import datetime
 
 import pytest
 import requests
 
-from rig.dut import SoftwareDut, find_firmware_dir
+from rig.dut import SoftwareDut
+from rig.emulators import Meter, get_profile
 from rig.line import LineSettings
 from rig.links import PtyLink, read_capture
-
-pytestmark = pytest.mark.skipif(not (find_firmware_dir() / "main.py").is_file(),
-                                reason="dut_firmware/main.py is not written yet")
 
 
 def test_real_firmware_ready_health_stop(tmp_path):
@@ -37,11 +36,8 @@ def test_real_firmware_ready_health_stop(tmp_path):
 
 def test_frames_over_the_pty_reach_the_firmware(tmp_path):
     """End to end: emulator frames -> paced pty -> firmware -> HTTP /meter."""
-    emulators = pytest.importorskip("rig.emulators")
-    from datetime import datetime
-
-    profile = emulators.get_profile("kaifa-ma304h4")
-    meter = emulators.Meter(profile, seed=1, start=datetime(2024, 10, 1, 19, 0, 0))
+    profile = get_profile("kaifa-ma304h4")
+    meter = Meter(profile, seed=1, start=datetime(2024, 10, 1, 19, 0, 0))
     with PtyLink(profile.line, speed=10, log_path=tmp_path / "line.log") as link, \
             SoftwareDut(tmp_path, link.device, baud=profile.line.baud) as dut:
         dut.wait_for_line(r"serial .* open", timeout=5)

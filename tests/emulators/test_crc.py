@@ -1,6 +1,5 @@
-from spec_frames import LIST1_HEX, LIST2_HEX, LIST3_HEX, unhex
-
 from rig.emulators.crc import crc16_x25, crc16_x25_wire
+from tests.spec_frames import LIST1_HEX, LIST2_HEX, LIST3_HEX, unhex
 
 
 def test_check_value():

@@ -6,7 +6,7 @@ from han.hdlc import HdlcFrameReader
 
 from rig.emulators import Meter
 from rig.emulators.crc import crc16_x25_wire
-from rig.emulators.faults import corrupt_fcs, flip_byte, garbage, truncate
+from rig.emulators.faults import corrupt_fcs, flip_byte, garbage, truncate, with_bad_fcs
 
 
 @pytest.fixture
@@ -60,3 +60,11 @@ def test_good_frame_after_garbage_is_still_found(frame):
     stream = garbage(37, random.Random(5)).replace(b"\x7e", b"\x00") + frame
     frames = HdlcFrameReader(use_octet_stuffing=False).read(stream)
     assert [f.is_good_ffc for f in frames] == [True]
+
+
+def test_with_bad_fcs_marks_the_frame_corrupt_and_keeps_what_it_claimed_to_carry() -> None:
+    frame = next(Meter("kaifa-ma304h4").frames(count=1))
+    bad = with_bad_fcs(frame)
+    assert bad.corrupt and not frame.corrupt
+    assert bad.data != frame.data and bad.data[:-3] == frame.data[:-3]
+    assert (bad.at, bad.list, bad.reading) == (frame.at, frame.list, frame.reading)

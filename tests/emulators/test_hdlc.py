@@ -1,8 +1,8 @@
 import pytest
-from spec_frames import LIST1_HEX, LIST2_HEX, LIST3_HEX, unhex
 
 from rig.emulators.crc import crc16_x25_wire
 from rig.emulators.hdlc import build_frame
+from tests.spec_frames import LIST1_HEX, LIST2_HEX, LIST3_HEX, unhex
 
 
 @pytest.mark.parametrize("text", [LIST1_HEX, LIST2_HEX, LIST3_HEX])

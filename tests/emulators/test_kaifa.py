@@ -1,7 +1,11 @@
 from datetime import datetime
 
 import pytest
-from spec_frames import (
+
+from rig.emulators import Meter, get_profile, list_profiles
+from rig.emulators.kaifa import from_wire, to_wire
+from rig.line import LineSettings
+from tests.spec_frames import (
     GH493_AT,
     GH493_ID,
     GH493_METER_ID,
@@ -16,13 +20,8 @@ from spec_frames import (
     LIST3_HEX,
     LIST3_VALUES,
     SPEC_METER_ID,
-    reference_frame,
     unhex,
 )
-
-from rig.emulators import Meter, get_profile, list_profiles
-from rig.emulators.kaifa import from_wire, to_wire
-from rig.line import LineSettings
 
 LIST2_FIELDS = [
     "timestamp", "list_version", "meter_id", "meter_type",
@@ -75,8 +74,8 @@ def test_spec_frame_readings_are_exactly_the_frame_fields(tn_meter):
     assert l3["timestamp"] == "2024-10-01T19:00:10"
 
 
-def test_it_meter_gh493_list2_byte_for_byte():
-    ref = reference_frame(GH493_ID)
+def test_it_meter_gh493_list2_byte_for_byte(reference_frames):
+    ref = next(f for f in reference_frames if f["id"] == GH493_ID)
     meter = Meter(get_profile("kaifa-ma304h3e"), seed=3, start=GH493_AT, meter_id=GH493_METER_ID)
     frame = meter.frame_at(GH493_AT, overrides=GH493_VALUES)
     assert frame.list == 2

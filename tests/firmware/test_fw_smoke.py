@@ -1,246 +1,195 @@
-"""Smoke test of the reader firmware on the REAL MicroPython unix port (the software DUT).
+"""Integration test of the reader firmware on the REAL MicroPython unix port (the software DUT).
 
-A pty plays the meter line; a mosquitto of the test's own receives MQTT; the test reads HTTP
-(requests), Modbus TCP (pymodbus) and MQTT (aiomqtt), then terminates the firmware.
+The rig's drivers play everything around the firmware: a paced pty (``PtyLink``) is the meter line,
+``SoftwareDut`` runs ``dut_firmware/main.py``, a mosquitto of the test's own (``Mosquitto``) takes MQTT,
+and the probes read HTTP (``HttpProbe``), Modbus TCP (``ModbusProbe``) and MQTT (``MqttProbe``). The
+frame sent is the real annotated List 2 of han-protocols.md 1.5 (tests/spec_frames.py), not the rig's
+emulator output; the expected wire values (registers, epoch ms) are written out by hand.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-import pty
-import shutil
-import socket
 import subprocess
-import sys
 import time
-import tty
-from pathlib import Path
 
 import pytest
-import requests
 
-ROOT = Path(__file__).resolve().parents[2]
-FW = ROOT / "dut_firmware"
-MICROPYTHON = Path(sys.executable).with_name("micropython")
+from rig.dut import SoftwareDut, find_firmware_dir
+from rig.line import LineSettings
+from rig.links import PtyLink
+from rig.probes.base import ModbusExceptionResponse
+from rig.probes.http import HttpProbe
+from rig.probes.modbus import ModbusProbe, is_refused
+from rig.probes.mqtt import MqttProbe
+from rig.services.broker import Mosquitto
+from tests.spec_frames import LIST2_HEX, LIST2_READING, unhex
 
-# han-protocols.md 1.5: Kaifa MA304H4 List 2, 2024-10-01 19:00:00 (Norway)
-LIST2_HEX = (
-    "7E A0 78 01 02 01 10 C4 98 E6 E7 00 0F 40 00 00 00 09 0C 07 E8 0A 01 02 13 00 00 FF 80 00 00"
-    "02 0D 09 07 4B 46 4D 5F 30 30 31  09 10 36 39 37 30 36 33 31 34 30 37 32 36 32 39 38 36"
-    "09 07 4D 41 33 30 34 48 34"
-    "06 00 00 13 C0  06 00 00 00 00  06 00 00 00 00  06 00 00 01 D5"
-    "06 00 00 4C DF  06 00 00 05 0C  06 00 00 03 9B"
-    "06 00 00 09 34  06 00 00 09 69  06 00 00 09 59  18 EB 7E"
-).replace(" ", "")
-TS_2024_10_01_1900_OSLO = 1727802000000
-
-pytestmark = pytest.mark.skipif(not MICROPYTHON.exists(), reason="MicroPython unix port not installed")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+KAIFA_LINE = LineSettings(2400, 8, "E", 1)
+SPEED = 100  # line time compression: the 122-byte List 2 takes 5.6 ms instead of 0.56 s
+LIST2 = unhex(LIST2_HEX)
+R = LIST2_READING
+TS_LIST2_MS = 1727802000000  # 2024-10-01 19:00:00 in CET-1CEST (summer time, UTC+2) = 17:00:00Z
+REGISTERS_LIST2 = [2356, 2409, 2393, 1968, 129, 92, 0, 5056]  # 0.1 V, 0.01 A, int32 W high word first
+TOPIC = "han/smoke"
+TOKEN = "s3cret-token"
+PASSWORD = "hunter2-mqtt"
 
 
-def _refused(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-    except ConnectionRefusedError:
-        return True
-    return False
+@pytest.fixture
+def line():
+    """The meter line: a paced pty pair; the DUT opens ``line.device``."""
+    with PtyLink(KAIFA_LINE, speed=SPEED) as link:
+        yield link
 
 
-class Firmware:
-    """The firmware as a subprocess on a pty, with its log in ``workdir/dut.log``."""
-
-    def __init__(self, workdir: Path, **overrides) -> None:
-        self.master, self.slave = pty.openpty()
-        tty.setraw(self.master)
-        self.http_port = _free_port()
-        self.modbus_port = _free_port()
-        self.led_path = workdir / "led.events"
-        self.log_path = workdir / "dut.log"
-        cfg = {
-            "device": {"serial": "SIM-TEST", "name": "HAN reader", "model": "HAN-RIG-SW"},
-            "serial": {"device": os.ttyname(self.slave), "baud": 2400},
-            "http": {"host": "127.0.0.1", "port": self.http_port},
-            "modbus": {"enabled": False, "host": "127.0.0.1", "port": self.modbus_port, "unit_id": 1},
-            "tz": "CET-1CEST,M3.5.0,M10.5.0/3",
-            "led": {"events": str(self.led_path)},
-        }
-        for key, value in overrides.items():
-            cfg[key] = value
-        self.cfg_path = workdir / "config.json"
-        self.cfg_path.write_text(json.dumps(cfg))
-        self._log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen([str(MICROPYTHON), str(FW / "main.py"), str(self.cfg_path)],
-                                     stdout=self._log, stderr=subprocess.STDOUT, cwd=workdir)
-        self.ready = self._wait_ready()
-        self.url = f"http://127.0.0.1:{self.http_port}"
-
-    def _wait_ready(self, timeout: float = 10.0) -> dict:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for line in self.log_path.read_text(errors="replace").splitlines():
-                if line.startswith("READY "):
-                    return json.loads(line[6:])
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.02)
-        raise AssertionError(f"no READY line; log:\n{self.log()}")
-
-    def write(self, data: bytes) -> None:
-        os.write(self.master, data)
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._log.close()
-        os.close(self.master)
-        os.close(self.slave)
+def _mqtt(broker: Mosquitto) -> dict:
+    """The DUT's MQTT settings for ``broker`` (a short keepalive: a dead broker is noticed quickly)."""
+    return {"host": broker.host, "port": broker.port, "topic": TOPIC, "keepalive": 10}
 
 
-def _wait_for(pred, timeout=5.0, step=0.02):
+def _poll(condition, timeout: float, what: str, dut: SoftwareDut):
+    """Poll ``condition`` until it is truthy (and return it); fail naming ``what``, with the DUT console."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = pred()
+    while True:
+        value = condition()
         if value:
             return value
-        time.sleep(step)
-    return pred()
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}; DUT console:\n{dut.tail()}")
+        time.sleep(0.02)
+
+
+def _clean_log(dut: SoftwareDut) -> str:
+    """The DUT's log, asserted free of Python tracebacks."""
+    log = dut.log_path.read_text(errors="replace")
+    assert "Traceback" not in log, log
+    return log
+
+
+def _leds(dut: SoftwareDut) -> list[tuple[int, ...]]:
+    """The LED colours in order (``led.events``: ``<uptime ms> <r> <g> <b>`` per change)."""
+    lines = dut.led_events_path.read_text().splitlines()
+    return [tuple(int(x) for x in line.split()[1:]) for line in lines]
+
+
+async def _first_reading_over_mqtt(broker: Mosquitto, dut: SoftwareDut, link: PtyLink):
+    """Wait for the DUT's ``online``, send List 2; return (its MQTT message, the status a late subscriber gets)."""
+    async with MqttProbe(broker.host, broker.port, dut.mqtt_topic) as probe:
+        await probe.wait_for_status("online", timeout=10)
+        # subscribing once 'online' is surely on the broker: the broker must hand over a retained copy
+        async with MqttProbe(broker.host, broker.port, dut.mqtt_topic) as late:
+            retained = await late.wait_for_status("online", timeout=5)
+        await asyncio.to_thread(link.write, LIST2)
+        message = await probe.wait_for(timeout=5)
+    return message, retained
+
+
+async def _check_modbus_map(dut: SoftwareDut) -> None:
+    async with ModbusProbe(dut.modbus_host, dut.modbus_port, timeout=2) as modbus:
+        assert await modbus.read_raw(0, 8, function=3) == REGISTERS_LIST2
+        assert await modbus.read_raw(6, 2, function=4) == REGISTERS_LIST2[6:]
+        with pytest.raises(ModbusExceptionResponse) as outside:  # 7..8 runs past the map
+            await modbus.read_raw(7, 2, function=3)
+        assert outside.value.exception_code == 2
+        with pytest.raises(ModbusExceptionResponse) as coils:  # only FC 03 and 04 are served
+            await modbus.read_raw(0, 1, function=1)
+        assert coils.value.exception_code == 1
+        reading = await modbus.read()  # the map still answers after the exceptions
+        assert reading["u_l1_v"] == R["u_l1_v"] and reading["p_import_w"] == R["p_import_w"]
 
 
 @pytest.mark.slow
-def test_fw_smoke_http_modbus_mqtt(tmp_path):
-    if not shutil.which("mosquitto") and not Path("/usr/sbin/mosquitto").exists():
-        pytest.skip("mosquitto not installed")
-    aiomqtt = pytest.importorskip("aiomqtt")
-    from pymodbus.client import ModbusTcpClient
+def test_fw_smoke_http_modbus_mqtt(tmp_path, micropython, line):
+    with Mosquitto(tmp_path) as broker:
+        with SoftwareDut(tmp_path, line.device, mqtt=_mqtt(broker), micropython=micropython) as dut, \
+                HttpProbe(dut.http_url) as http:
+            assert dut.ready == {"http": dut.http_port, "modbus": None}
+            dut.wait_for_line(r"serial .* open", timeout=5)
+            # before the first reading: 503, and the Modbus port (disabled by default) refuses
+            assert http.request("GET", "/meter").status_code == 503
+            assert http.meter() is None
+            assert is_refused(dut.modbus_host, dut.modbus_port)
 
-    from rig.services.broker import Mosquitto
+            message, retained = asyncio.run(_first_reading_over_mqtt(broker, dut, line))
+            assert retained.retain is True
+            assert message.topic == TOPIC
+            msg = message.payload
+            assert msg["type"] == "HAN_METER_MESSAGE" and msg["list"] == 2
+            assert msg["ts"] == TS_LIST2_MS
+            assert msg["u"] == [R["u_l1_v"], R["u_l2_v"], R["u_l3_v"]]
+            assert msg["i"] == [R["i_l1_a"], R["i_l2_a"], R["i_l3_a"]]
+            assert msg["pi"][0] == R["p_import_w"] and msg["pe"][0] == R["p_export_w"]
+            assert msg["re"][0] == R["q_export_var"]
+            assert msg["meter_id"] == R["meter_id"]
 
-    topic = "han/SIM-TEST"
-    with Mosquitto(tmp_path / "broker") as broker:
-        fw = Firmware(tmp_path, mqtt={"enabled": True, "host": broker.host, "port": broker.port,
-                                      "topic": topic, "keepalive": 10})
-        try:
-            assert fw.ready == {"http": fw.http_port, "modbus": None}
-            session = requests.Session()
-            resp = session.get(fw.url + "/meter", timeout=2)
-            assert resp.status_code == 503
-            assert _refused(fw.modbus_port)
-
-            async def mqtt_exchange():
-                async with aiomqtt.Client(broker.host, broker.port, identifier="fw-smoke") as client:
-                    await client.subscribe(topic + "/#")
-                    got = {}
-                    sent = False
-                    async with asyncio.timeout(10):
-                        async for msg in client.messages:
-                            got[str(msg.topic)] = (msg.payload, msg.retain)
-                            if str(msg.topic) == topic + "/status" and msg.payload == b"online" \
-                                    and not sent:
-                                fw.write(bytes.fromhex(LIST2_HEX))
-                                sent = True
-                            if topic in got:
-                                return got
-
-            got = asyncio.run(mqtt_exchange())
-            assert got[topic + "/status"] == (b"online", True)
-            published = json.loads(got[topic][0])
-            assert published["type"] == "HAN_METER_MESSAGE"
-            assert published["u"] == [235.6, 240.9, 239.3]
-            assert published["ts"] == TS_2024_10_01_1900_OSLO
-
-            resp = session.get(fw.url + "/meter", timeout=2)
-            assert resp.status_code == 200
-            msg = resp.json()
-            assert msg == published
-            assert msg["u"] == [235.6, 240.9, 239.3]
-            assert msg["i"] == [19.679, 1.292, 0.923]
-            assert msg["pi"][0] == 5056 and msg["pe"][0] == 0
-            assert msg["re"][0] == 469
-            assert msg["ts"] == TS_2024_10_01_1900_OSLO
-            assert msg["meter_id"] == "6970631407262986" and msg["list"] == 2
-            assert session.get(fw.url + "/meter/data", timeout=2).json() == msg
-            for _ in range(20):                     # keep-alive session, polled hard
-                assert session.get(fw.url + "/meter", timeout=2).status_code == 200
-
-            health = session.get(fw.url + "/health", timeout=2).json()
+            # HTTP serves the same message, on one keep-alive session polled hard
+            assert http.meter_message() == msg
+            assert http.meter_message("/meter/data") == msg
+            for _ in range(20):
+                assert http.request("GET", "/meter").status_code == 200
+            health = http.health()
             assert health["type"] == "HAN_HEALTH_MESSAGE"
             assert health["counters"]["frames_ok"] == 1
             assert health["counters"]["readings_published"] == 1
             assert health["reset_reason"] == "power-on" and health["free_heap"] > 0
-            han = session.get(fw.url + "/han", timeout=2).json()
-            assert han["online"] is True and han["serial"] == "SIM-TEST"
+            han = http.state()
+            assert han["online"] is True and han["serial"] == dut.serial_number
 
-            # Modbus: refused until enabled at run time, then the map, then refused again
-            resp = session.post(fw.url + "/configuration", json={"modbus": {"enabled": True}}, timeout=2)
-            assert resp.status_code == 200 and resp.json()["modbus"]["enabled"] is True
-            client = ModbusTcpClient("127.0.0.1", port=fw.modbus_port, timeout=2, retries=0)
-            assert client.connect()
-            regs = client.read_holding_registers(0, count=8, device_id=1)
-            assert not regs.isError()
-            assert regs.registers == [2356, 2409, 2393, 1968, 129, 92, 0, 5056]
-            regs = client.read_input_registers(6, count=2, device_id=1)
-            assert regs.registers == [0, 5056]
-            bad = client.read_holding_registers(7, count=2, device_id=1)
-            assert bad.isError() and bad.exception_code == 2
-            client.close()
-            resp = session.post(fw.url + "/configuration", json={"modbus": {"enabled": False}}, timeout=2)
-            assert resp.status_code == 200
-            assert _wait_for(lambda: _refused(fw.modbus_port), timeout=2)
+            # Modbus: opened at run time by POST /configuration (which answers the new configuration)
+            assert http.configure({"modbus": {"enabled": True}})["modbus"]["enabled"] is True
+            asyncio.run(_check_modbus_map(dut))
+            assert http.configure({"modbus": {"enabled": False}})["modbus"]["enabled"] is False
+            _poll(lambda: is_refused(dut.modbus_host, dut.modbus_port), 2, "the Modbus port to close", dut)
 
-            # a truncated frame is counted after the line goes idle, and shows on the LED
-            fw.write(bytes.fromhex(LIST2_HEX)[:50])
-            assert _wait_for(lambda: session.get(fw.url + "/health", timeout=2).json()
-                             ["counters"]["truncated"] == 1, timeout=3)
-            fw.write(bytes.fromhex(LIST2_HEX))     # decoding resumes after the flush
-            assert _wait_for(lambda: session.get(fw.url + "/health", timeout=2).json()
-                             ["counters"]["frames_ok"] == 2, timeout=3)
-            assert session.post(fw.url + "/configuration", data=b"{not json", timeout=2).status_code == 400
-            assert session.get(fw.url + "/nope", timeout=2).status_code == 404
-            assert session.delete(fw.url + "/meter", timeout=2).status_code == 405
+            # a truncated frame is counted once the line goes idle, and decoding resumes after it
+            line.write(LIST2[:50])
+            _poll(lambda: http.health()["counters"]["truncated"] == 1, 3, "the truncated count", dut)
+            line.write(LIST2)
+            _poll(lambda: http.health()["counters"]["frames_ok"] == 2, 3, "the second List 2", dut)
+
+            bad_json = http.session.post(http.base_url + "/configuration", data=b"{not json", timeout=2)
+            assert bad_json.status_code == 400
+            assert http.request("GET", "/nope").status_code == 404
+            assert http.request("DELETE", "/meter").status_code == 405
             # let the read-failed LED pattern (about 1 s) play out
-            assert _wait_for(lambda: fw.led_path.read_text().count(" 255 0 0\n") >= 2, timeout=3)
-        finally:
-            fw.stop()
+            _poll(lambda: _leds(dut).count((255, 0, 0)) >= 2, 3, "the read-failed LED pattern", dut)
 
-    log = fw.log()
-    assert "Traceback" not in log, log
+    log = _clean_log(dut)
     assert "ERROR" not in log, log
-    leds = [tuple(int(x) for x in line.split()[1:]) for line in fw.led_path.read_text().splitlines()]
+    leds = _leds(dut)
     assert leds[0] == (32, 0, 0)            # booting: dim red
     assert (255, 0, 255) in leds            # read OK: magenta flash
     assert (0, 32, 0) in leds               # online: dim green
     assert leds.count((255, 0, 0)) >= 2     # read failed: red twice
 
 
-def test_fw_token_and_no_data(tmp_path):
-    fw = Firmware(tmp_path, token="s3cret")
-    try:
-        session = requests.Session()
-        assert session.get(fw.url + "/meter", timeout=2).status_code == 401
-        session.headers["Authorization"] = "Bearer wrong"
-        assert session.get(fw.url + "/health", timeout=2).status_code == 401
-        session.headers["Authorization"] = "Bearer s3cret"
-        assert session.get(fw.url + "/meter", timeout=2).status_code == 503
-        cfg = session.get(fw.url + "/configuration", timeout=2)
-        assert cfg.status_code == 200 and "s3cret" not in cfg.text and cfg.json()["token_set"] is True
-    finally:
-        fw.stop()
-    assert "Traceback" not in fw.log()
+def test_fw_token_secrets_and_no_data(tmp_path, micropython, line):
+    with SoftwareDut(tmp_path, line.device, extra_config={"token": TOKEN}, micropython=micropython) as dut:
+        with HttpProbe(dut.http_url) as anonymous:
+            assert anonymous.request("GET", "/meter").status_code == 401
+        with HttpProbe(dut.http_url, token="wrong") as wrong:
+            assert wrong.request("GET", "/health").status_code == 401
+        with HttpProbe(dut.http_url, token=TOKEN) as http:
+            assert http.request("GET", "/meter").status_code == 503
+            assert http.meter() is None
+            cfg = http.request("GET", "/configuration")
+            assert cfg.status_code == 200 and TOKEN not in cfg.text and cfg.json()["token_set"] is True
+
+            # secrets are write-only: never echoed; null (a GET answer posted back) keeps them, "" clears
+            answer = http.request("POST", "/configuration", {"mqtt": {"password": PASSWORD}})
+            assert answer.status_code == 200 and PASSWORD not in answer.text and TOKEN not in answer.text
+            assert answer.json()["mqtt"]["password"] is None and answer.json()["mqtt"]["password_set"] is True
+            posted_back = http.configure(http.configuration())
+            assert posted_back["mqtt"]["password_set"] is True and posted_back["token_set"] is True
+            assert http.configure({"mqtt": {"password": ""}})["mqtt"]["password_set"] is False
+            assert PASSWORD not in http.request("GET", "/configuration").text
+
+            # an invalid setting is refused (400) and changes nothing
+            assert http.request("POST", "/configuration", {"modbus": {"enabled": "yes"}}).status_code == 400
+            assert http.configuration()["modbus"]["enabled"] is False
+    log = _clean_log(dut)
+    assert TOKEN not in log and PASSWORD not in log, log
 
 
 MP_UNITS = r"""
@@ -260,46 +209,46 @@ print("OK")
 """
 
 
-def test_fw_pure_modules_on_micropython(tmp_path):
+def test_fw_pure_modules_on_micropython(tmp_path, micropython):
     script = tmp_path / "units.py"
-    script.write_text(MP_UNITS % {"fw": str(FW)})
-    out = subprocess.run([str(MICROPYTHON), str(script)], capture_output=True, text=True, timeout=30)
+    script.write_text(MP_UNITS % {"fw": str(find_firmware_dir())})
+    out = subprocess.run([micropython, str(script)], capture_output=True, text=True, timeout=30)
     assert out.stdout.strip() == "OK", out.stdout + out.stderr
 
 
+async def _status(broker: Mosquitto, topic: str) -> str | None:
+    async with MqttProbe(broker.host, broker.port, topic) as probe:
+        return (await probe.wait_for_status("online", timeout=5)).status
+
+
 @pytest.mark.slow
-def test_fw_mqtt_reconnects_after_broker_restart(tmp_path):
-    if not shutil.which("mosquitto") and not Path("/usr/sbin/mosquitto").exists():
-        pytest.skip("mosquitto not installed")
-    from rig.services.broker import Mosquitto
-
-    broker = Mosquitto(tmp_path / "broker").start()
-    fw = Firmware(tmp_path, clock_scale=10.0,
-                  mqtt={"enabled": True, "host": broker.host, "port": broker.port, "topic": "han/x",
-                        "keepalive": 10})
+def test_fw_mqtt_reconnects_after_broker_restart(tmp_path, micropython, line):
+    broker = Mosquitto(tmp_path).start()
     try:
-        session = requests.Session()
+        with SoftwareDut(tmp_path, line.device, mqtt=_mqtt(broker), clock_scale=10.0, micropython=micropython) as dut, \
+                HttpProbe(dut.http_url) as http:
 
-        def health():
-            return session.get(fw.url + "/health", timeout=2).json()
+            def connected() -> bool:
+                return http.health()["mqtt"]["connected"]
 
-        assert _wait_for(lambda: health()["mqtt"]["connected"], timeout=3)
-        broker.stop()
-        assert _wait_for(lambda: not health()["mqtt"]["connected"], timeout=3)
-        assert session.get(fw.url + "/han", timeout=2).json()["online"] is False
-        # the meter side does not wait for the broker: a reading while offline is counted, not queued
-        fw.write(bytes.fromhex(LIST2_HEX))
-        assert _wait_for(lambda: health()["counters"]["readings_published"] == 1, timeout=2)
-        assert health()["counters"]["mqtt_not_published"] == 1
-        time.sleep(0.5)
-        broker.start()
-        assert _wait_for(lambda: health()["mqtt"]["connected"], timeout=10)
-        assert health()["mqtt"]["sessions"] == 2
+            dut.wait_for_line(r"serial .* open", timeout=5)
+            _poll(connected, 3, "the MQTT session", dut)
+            broker.stop()
+            _poll(lambda: not connected(), 3, "the MQTT session to drop", dut)
+            assert http.state()["online"] is False
+            # the meter side does not wait for the broker: a reading while offline is counted, not queued
+            line.write(LIST2)
+            _poll(lambda: http.health()["counters"]["readings_published"] == 1, 2, "the offline reading", dut)
+            assert http.health()["counters"]["mqtt_not_published"] == 1
+            time.sleep(0.5)
+            broker.start()
+            _poll(connected, 10, "the MQTT session after the broker restart", dut)
+            assert http.health()["mqtt"]["sessions"] == 2
+            # the restarted broker kept nothing (no persistence): the DUT announces itself again
+            assert asyncio.run(_status(broker, dut.mqtt_topic)) == "online"
     finally:
-        fw.stop()
         broker.stop()
-    log = fw.log()
-    assert "Traceback" not in log, log
+    log = _clean_log(dut)
     assert "reconnecting in 100 ms" in log or "reconnecting in 1000 ms" in log, log
-    leds = fw.led_path.read_text().splitlines()
-    assert any(line.endswith(" 32 0 0") for line in leds[2:])      # offline base colour: dim red
+    leds = dut.led_events_path.read_text().splitlines()
+    assert any(event.endswith(" 32 0 0") for event in leds[2:])      # offline base colour: dim red

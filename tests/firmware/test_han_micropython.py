@@ -7,22 +7,23 @@ import random
 import subprocess
 import sys
 
+import han_testdata as td
 import pytest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import han_testdata as td  # noqa: E402
+import dut_firmware
+from tests.spec_frames import unhex
 
-SCRIPT = os.path.join(td.HERE, "han_mp_decode_frames.py")
-HAN_FILES = sorted(glob.glob(os.path.join(td.FIRMWARE_DIR, "han", "*.py")))
+FIRMWARE_DIR = dut_firmware.__path__[0]
+SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "han_mp_decode_frames.py")
+HAN_FILES = sorted(glob.glob(os.path.join(FIRMWARE_DIR, "han", "*.py")))
 
-needs_mp = pytest.mark.skipif(not os.path.exists(td.MICROPYTHON), reason="no .venv/bin/micropython")
 
-
-def _spec():
-    frames = [f["data_hex"] for f in td.hdlc_frames()] + [td.unhex(t).hex() for _, t, _, _ in td.ANNOTATED]
-    llc = [f["data_hex"] for f in td.kaifa_frames(("llc",))]
+def _spec(reference_frames):
+    frames = [f["data_hex"] for f in td.hdlc_frames(reference_frames)]
+    frames += [unhex(t).hex() for _, t, _, _ in td.ANNOTATED]
+    llc = [f["data_hex"] for f in td.kaifa_frames(reference_frames, ("llc",))]
     # the stream: every frame, garbage, a corrupt FCS, a bad length, a truncated frame
-    l1, l2, l3 = (td.unhex(t) for _, t, _, _ in td.ANNOTATED)
+    l1, l2, l3 = (unhex(t) for _, t, _, _ in td.ANNOTATED)
     bad_fcs = bytearray(l2)
     bad_fcs[-2] ^= 0x55
     bad_len = bytearray(l3)
@@ -36,7 +37,7 @@ def _spec():
 
 def _run(interpreter, spec_path, *options):
     proc = subprocess.run(
-        [interpreter, *options, SCRIPT, td.FIRMWARE_DIR, spec_path],
+        [interpreter, *options, SCRIPT, FIRMWARE_DIR, spec_path],
         capture_output=True, text=True, timeout=60,
     )
     assert proc.returncode == 0, proc.stderr + proc.stdout
@@ -61,8 +62,8 @@ def _same(a, b, path="$"):
 
 
 @pytest.fixture(scope="module")
-def spec_path(tmp_path_factory):
-    spec = _spec()
+def spec_path(tmp_path_factory, reference_frames):
+    spec = _spec(reference_frames)
     path = tmp_path_factory.mktemp("han_mp") / "spec.txt"
     lines = ["frame " + h for h in spec["frames"]] + ["llc " + h for h in spec["llc"]]
     lines.append("begin " + " ".join(str(n) for n in spec["chunks"]))
@@ -73,13 +74,11 @@ def spec_path(tmp_path_factory):
     return str(path)
 
 
-@needs_mp
 @pytest.mark.parametrize("heap", [None, "64K"])
-def test_micropython_decodes_like_cpython(spec_path, heap):
+def test_micropython_decodes_like_cpython(spec_path, heap, micropython):
     cpython = _run(sys.executable, spec_path)
     options = ("-X", "heapsize=" + heap) if heap else ()
-    micropython = _run(td.MICROPYTHON, spec_path, *options)
-    _same(micropython, cpython)
+    _same(_run(micropython, spec_path, *options), cpython)
     frames = [x for x in cpython if x["case"] == "frame"]
     assert sum(x["counters"]["frames_ok"] for x in frames) == 12
     assert all("reading" in x for x in cpython if x["case"] == "llc")
@@ -90,23 +89,21 @@ def test_micropython_decodes_like_cpython(spec_path, heap):
     assert c["framing_errors"] == 1
 
 
-@needs_mp
-def test_micropython_results_match_the_in_process_decoder(spec_path):
+def test_micropython_results_match_the_in_process_decoder(spec_path, micropython):
     # the script under CPython is the decoder the other tests exercise
     from dut_firmware.han.decoder import Decoder
 
     with open(os.path.join(os.path.dirname(spec_path), "spec.json")) as f:
         spec = json.load(f)
-    out = _run(td.MICROPYTHON, spec_path)
+    out = _run(micropython, spec_path)
     for x in (x for x in out if x["case"] == "frame"):
         d = Decoder()
         _same(x["results"], d.feed(bytes.fromhex(spec["frames"][x["i"]])) + d.flush())
 
 
-@needs_mp
 @pytest.mark.parametrize("path", HAN_FILES, ids=[os.path.basename(p) for p in HAN_FILES])
-def test_han_module_compiles_under_micropython(path):
-    proc = subprocess.run([td.MICROPYTHON, "-X", "compile-only", path], capture_output=True, text=True,
+def test_han_module_compiles_under_micropython(path, micropython):
+    proc = subprocess.run([micropython, "-X", "compile-only", path], capture_output=True, text=True,
                           timeout=30)
     assert proc.returncode == 0, proc.stderr + proc.stdout
 

@@ -1,17 +1,15 @@
 """The Kaifa reference frames decode to their expected values (CPython)."""
 
-import os
-import sys
-
+import han_testdata as td
 import pytest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import han_testdata as td  # noqa: E402
+from dut_firmware.han.decoder import Decoder, decode_apdu, decode_llc
+from tests.spec_frames import load_reference_frames, unhex
 
-from dut_firmware.han.decoder import Decoder, decode_apdu, decode_llc  # noqa: E402
-
-HDLC = td.kaifa_frames(("hdlc",))
-LLC = td.kaifa_frames(("llc",))
+# module level: the test ids name the frames (elsewhere the `reference_frames` fixture serves)
+FRAMES = load_reference_frames()
+HDLC = td.kaifa_frames(FRAMES, ("hdlc",))
+LLC = td.kaifa_frames(FRAMES, ("llc",))
 
 
 def _assert_value(field, got, want, frame):
@@ -57,7 +55,7 @@ def test_reference_frames_present():
 @pytest.mark.parametrize("frame", HDLC, ids=[f["id"] for f in HDLC])
 def test_hdlc_reference_frame(frame):
     d = Decoder()
-    results = d.feed(td.unhex(frame["data_hex"])) + d.flush()
+    results = d.feed(unhex(frame["data_hex"])) + d.flush()
     assert len(results) == 1, results
     r = results[0]
     assert r["ok"] is True, r
@@ -70,7 +68,7 @@ def test_hdlc_reference_frame(frame):
 
 @pytest.mark.parametrize("frame", LLC, ids=[f["id"] for f in LLC])
 def test_llc_reference_frame(frame):
-    payload = td.unhex(frame["data_hex"])
+    payload = unhex(frame["data_hex"])
     reading = decode_llc(payload)
     _check_reading(reading, frame)
     assert decode_apdu(payload[3:]) == reading
@@ -82,7 +80,7 @@ def test_list_numbers():
     lists = {}
     for frame in HDLC:
         d = Decoder()
-        (r,) = d.feed(td.unhex(frame["data_hex"]))
+        (r,) = d.feed(unhex(frame["data_hex"]))
         lists[frame["id"]] = r["list"]
     assert lists["kaifa_no_gh180_1_l1"] == 1
     assert lists["kaifa_no_gh180_2_l2"] == 2
@@ -93,7 +91,7 @@ def test_list_numbers():
 @pytest.mark.parametrize("case", td.ANNOTATED, ids=[c[0] for c in td.ANNOTATED])
 def test_annotated_2024_frames(case):
     _, text, list_no, expected = case
-    data = td.unhex(text)
+    data = unhex(text)
     d = Decoder()
     results = d.feed(data) + d.flush()
     assert len(results) == 1, results
@@ -114,6 +112,6 @@ def test_annotated_2024_frames(case):
 
 def test_single_phase_list3_carries_only_l1():
     frame = next(f for f in HDLC if f["id"] == "kaifa_se_gh242_3_1ph_l3")
-    reading = Decoder().feed(td.unhex(frame["data_hex"]))[0]["reading"]
+    reading = Decoder().feed(unhex(frame["data_hex"]))[0]["reading"]
     assert "i_l2_a" not in reading and "u_l3_v" not in reading
     assert reading["meter_type"] == "MA105H2E" and reading["u_l1_v"] == 244.2

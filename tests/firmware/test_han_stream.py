@@ -1,20 +1,22 @@
 """Streaming behaviour of the HAN decoder: chunking, garbage, corrupt, truncated and oversized frames."""
 
-import os
 import random
-import sys
 
+import han_testdata as td
 import pytest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import han_testdata as td  # noqa: E402
+from dut_firmware.han.decoder import COUNTERS, Decoder
+from tests.spec_frames import LIST1_HEX, LIST2_HEX, LIST3_HEX, unhex
 
-from dut_firmware.han.decoder import COUNTERS, Decoder  # noqa: E402
+L1 = unhex(LIST1_HEX)
+L2 = unhex(LIST2_HEX)
+L3 = unhex(LIST3_HEX)
 
-L1 = td.unhex(td.ANNOTATED_L1)
-L2 = td.unhex(td.ANNOTATED_L2)
-L3 = td.unhex(td.ANNOTATED_L3)
-ALL_HDLC = [td.unhex(f["data_hex"]) for f in td.hdlc_frames()] + [L1, L2, L3]
+
+@pytest.fixture(scope="module")
+def all_hdlc(reference_frames):
+    """Every HDLC reference frame of any make, then the three annotated ones."""
+    return [unhex(f["data_hex"]) for f in td.hdlc_frames(reference_frames)] + [L1, L2, L3]
 
 
 def run(data, chunks=None, decoder=None):
@@ -44,8 +46,8 @@ def errors(results):
     return [r["error"] for r in results if not r["ok"]]
 
 
-def test_all_frames_whole_bytewise_and_random_chunks_agree():
-    data = b"".join(ALL_HDLC)
+def test_all_frames_whole_bytewise_and_random_chunks_agree(all_hdlc):
+    data = b"".join(all_hdlc)
     whole, counters = run(data)
     assert counters["frames_ok"] == 12  # 9 Kaifa reference frames + the 3 annotated ones
     assert counters["framing_errors"] == 0 and counters["checksum_errors"] == 0
@@ -61,11 +63,11 @@ def test_all_frames_whole_bytewise_and_random_chunks_agree():
         assert chunked == whole and c3 == counters
 
 
-def test_fresh_decoder_per_frame_equals_one_stream():
-    data = b"".join(ALL_HDLC)
+def test_fresh_decoder_per_frame_equals_one_stream(all_hdlc):
+    data = b"".join(all_hdlc)
     stream, _ = run(data)
     separate = []
-    for frame in ALL_HDLC:
+    for frame in all_hdlc:
         separate += run(frame)[0]
     assert separate == stream
 

@@ -1,20 +1,16 @@
 """Unit tests of the HAN decoder's layers: CRC, HDLC header, A-XDR, COSEM date-time, DLMS, Kaifa lists."""
 
-import os
-import sys
-
+import han_testdata as td
 import pytest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import han_testdata as td  # noqa: E402
+from dut_firmware.han import axdr, cosem_time, dlms, hdlc, kaifa
+from dut_firmware.han.crc import TABLE, crc16_x25
+from dut_firmware.han.decoder import decode_apdu, decode_llc
+from tests.spec_frames import LIST1_HEX, LIST2_HEX, LIST3_HEX, unhex
 
-from dut_firmware.han import axdr, cosem_time, dlms, hdlc, kaifa  # noqa: E402
-from dut_firmware.han.crc import TABLE, crc16_x25  # noqa: E402
-from dut_firmware.han.decoder import decode_apdu, decode_llc  # noqa: E402
-
-L1 = td.unhex(td.ANNOTATED_L1)
-L2 = td.unhex(td.ANNOTATED_L2)
-L3 = td.unhex(td.ANNOTATED_L3)
+L1 = unhex(LIST1_HEX)
+L2 = unhex(LIST2_HEX)
+L3 = unhex(LIST3_HEX)
 
 
 # -- CRC ----------------------------------------------------------------------------------------
@@ -76,7 +72,7 @@ def test_hdlc_frame_without_information_field():
     ("19 07E80A0102130002FF800000", bytes.fromhex("07E80A0102130002FF800000")),
 ])
 def test_axdr_types(data, value):
-    raw = td.unhex(data)
+    raw = unhex(data)
     got, end = axdr.decode(raw)
     assert got == value and type(got) is type(value)
     assert end == len(raw)
@@ -96,7 +92,7 @@ def test_axdr_long_lengths():
 ])
 def test_axdr_errors(data, message):
     with pytest.raises(ValueError, match=message):
-        axdr.decode(td.unhex(data))
+        axdr.decode(unhex(data))
 
 
 # -- COSEM date-time ------------------------------------------------------------------------------
@@ -168,9 +164,9 @@ def _items(frame):
     return dlms.parse_notification(td.info_of(frame)[3:])[3]
 
 
-def test_single_phase_list2_nine_elements():
+def test_single_phase_list2_nine_elements(reference_frames):
     # MA105H2E List 2: items 1-8 then U1 (built from the List 3 of kaifa_se_gh242_3: same meter)
-    l3 = next(f for f in td.kaifa_frames(("hdlc",)) if f["id"] == "kaifa_se_gh242_3_1ph_l3")
+    l3 = next(f for f in td.kaifa_frames(reference_frames, ("hdlc",)) if f["id"] == "kaifa_se_gh242_3_1ph_l3")
     items = dlms.parse_notification(bytes.fromhex(l3["data_hex"])[12:-3])[3]
     assert len(items) == 14
     kind, list_no, reading = kaifa.decode(items[:9], None)

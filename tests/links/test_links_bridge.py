@@ -6,13 +6,13 @@ from slave_reader import SlaveReader
 from rig.line import LineSettings
 from rig.links import PtyLink, read_capture
 from rig.links.bridge import PtyBridge
+from tests.spec_frames import LIST1_HEX, unhex
 
 KAIFA = LineSettings(2400, 8, "E", 1)
 
 
 def test_bytes_written_to_the_bridge_reach_the_dut_paced(tmp_path):
-    frame = bytes.fromhex("7ea027010201105a87e6e7000f40000000090c07e80a0102130002ff80000002010600001 3c156f57e"
-                          .replace(" ", ""))
+    frame = unhex(LIST1_HEX)
     with PtyLink(KAIFA, speed=10, log_path=tmp_path / "line.log") as link, PtyBridge(link) as bridge:
         dut = SlaveReader(link.device)
         dut.start()

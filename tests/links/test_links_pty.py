@@ -9,10 +9,9 @@ from slave_reader import SlaveReader
 
 from rig.line import LineSettings
 from rig.links import LinkError, PtyLink, open_link, read_capture
+from rig.links.pacing import DEFAULT_LEAD_S
 
 KAIFA = LineSettings(2400, 8, "E", 1)
-
-
 
 
 @pytest.fixture
@@ -99,7 +98,14 @@ def test_dut_not_reading_drops_instead_of_blocking():
 
 
 def test_line_rate_timing_240_bytes_at_2400_8e1():
-    """240 chars x 11 bits / 2400 baud = 1.1 s (loose bounds: CI machines are noisy)."""
+    """240 chars x 11 bits / 2400 baud = 1.1 s on the line: a paced write cannot be over sooner.
+
+    Only what the pacing guarantees is asserted (byte i is written no earlier than its deadline minus
+    the pacer's 0.5 ms lead), plus sanity upper bounds of 10x: a loaded machine can make the write
+    late, never early. The precise figures (lateness, jitter) are measured by benchmarks/bench_pacing.py.
+    """
+    line_time = 240 * 11 / 2400
+    early = DEFAULT_LEAD_S + 1e-6  # the pacer's lead, plus float slack
     with PtyLink(KAIFA) as link:
         reader = SlaveReader(link.device)
         reader.start()
@@ -107,13 +113,16 @@ def test_line_rate_timing_240_bytes_at_2400_8e1():
             t = time.monotonic()
             end = link.write(bytes(240))
             elapsed = time.monotonic() - t
-            assert reader.wait_for(240) == bytes(240)
+            assert reader.wait_for(240, timeout=10 * line_time) == bytes(240)
         finally:
             reader.stop()
-    assert 1.0 <= elapsed <= 1.6, elapsed
-    assert end - t == pytest.approx(1.1, abs=0.05)
-    first, last = reader.arrivals[0][0], reader.arrivals[-1][0]
-    assert 0.9 <= last - first <= 1.6  # bytes trickle in, they do not arrive at once
+    assert line_time - early <= elapsed < 10 * line_time, elapsed
+    assert line_time - 1e-6 <= end - t < 10 * line_time, end - t  # the returned end: start + line time or later
+    # nobody can read the last byte before it was written
+    assert reader.arrivals[-1][0] - t >= line_time - early, reader.arrivals
+    # bytes trickle in, they do not arrive at once (this only needs the reader thread to run once
+    # during the 1.1 s the pacer spends sleeping between its ~240 writes)
+    assert len(reader.arrivals) > 1, reader.arrivals
 
 
 def test_capture_log(tmp_path):
@@ -132,7 +141,7 @@ def test_capture_log(tmp_path):
     entries = read_capture(path)
     assert [d for _, d in entries] == [b"\x7e\xa0\x01", b"\xff" * 20]
     assert 0 <= entries[0][0] < entries[1][0]
-    assert entries[1][0] - entries[0][0] >= 0.05
+    assert entries[1][0] - entries[0][0] >= 0.05 - 1e-6  # slept 0.05 s between; the log rounds to 1 us
 
 
 def test_read_capture_rejects_bad_lines(tmp_path):

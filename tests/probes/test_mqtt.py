@@ -86,7 +86,8 @@ def test_wait_for_times_out(broker: Mosquitto) -> None:
             start = time.monotonic()
             with pytest.raises(ProbeTimeout, match="no matching MQTT message"):
                 await probe.wait_for(timeout=0.3)
-            assert 0.25 < time.monotonic() - start < 2
+            # not before the timeout (less a timer's float slack), and a sanity bound of 10x after it
+            assert 0.29 <= time.monotonic() - start < 3.0
             with pytest.raises(TimeoutError):
                 await probe.wait_for_status("online", timeout=0.1)
 
