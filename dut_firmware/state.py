@@ -57,6 +57,7 @@ class State:
         self.readings_published = 0
         self.mqtt_published = 0
         self.mqtt_not_published = 0
+        self.decoder_restarts = 0    # decoder exceptions (a bug): the bytes it held were dropped
         self.base_counters = {}      # counters of decoders replaced at run time (key change)
         self.last_error = None       # {"code", "format", "ts", "uptime_ms"}
         self.last_reading_uptime_ms = None
@@ -108,14 +109,17 @@ class State:
             self.base_counters[key] = self.base_counters.get(key, 0) + value
 
     def counters(self, decoder):
+        """The decoder counters (``COUNTER_NAMES`` always present; retired decoders included), then
+        ``decoder_restarts``, ``readings_published``, ``mqtt_published``, ``mqtt_not_published``."""
         out = {}
         for key in COUNTER_NAMES:
-            out[key] = self.base_counters.get(key, 0)
+            out[key] = 0
         for key, value in self.base_counters.items():
             out[key] = value
         if decoder is not None:
             for key, value in decoder.counters.items():
                 out[key] = out.get(key, 0) + value
+        out["decoder_restarts"] = self.decoder_restarts
         out["readings_published"] = self.readings_published
         out["mqtt_published"] = self.mqtt_published
         out["mqtt_not_published"] = self.mqtt_not_published

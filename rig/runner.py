@@ -37,7 +37,7 @@ from rig.session import BrokerAddress, open_meter_link, start_broker, start_dut
 MARGIN_S = 0.1
 INTERFACES = ("http", "modbus", "mqtt")
 ERROR_COUNTERS = ("checksum_errors", "framing_errors", "truncated", "oversized", "unknown_format",
-                  "decrypt_errors")
+                  "decrypt_errors", "decoder_restarts")
 
 
 @dataclass

@@ -2,6 +2,7 @@
 clock = monotonic ms scaled by ``clock_scale``. Runs under MicroPython's unix port and CPython."""
 
 import asyncio
+import select
 import sys
 import time
 
@@ -87,6 +88,23 @@ def _configure_tty(fd, baud, parity):
         termios.tcsetattr(fd, termios.TCSANOW, attrs)
 
 
+def _poller_for(target):
+    poller = select.poll()
+    poller.register(target, select.POLLIN)
+    return poller
+
+
+def _pending(poller):
+    """True when bytes wait in the kernel (a poll with timeout 0)."""
+    try:
+        for item in poller.poll(0):
+            if item[1] & select.POLLIN:
+                return True
+    except (OSError, ValueError):
+        pass
+    return False
+
+
 class _MpSerial:
     """MicroPython: builtin open() + asyncio.StreamReader (poll-driven)."""
 
@@ -99,12 +117,16 @@ class _MpSerial:
             self.f.close()
             raise
         self.stream = asyncio.StreamReader(self.f)
+        self._poller = _poller_for(self.f)
 
     async def read(self, n):
         return await self.stream.read(n)
 
     def reconfigure(self, baud, parity):
         _configure_tty(self.f.fileno(), baud, parity)
+
+    def pending(self):
+        return _pending(self._poller)
 
     def close(self):
         try:
@@ -128,6 +150,7 @@ class _CpSerial:
         self.loop = asyncio.get_event_loop()
         self.ready = asyncio.Event()
         self.loop.add_reader(self.fd, self.ready.set)
+        self._poller = _poller_for(self.fd)
 
     async def read(self, n):
         while True:
@@ -142,6 +165,9 @@ class _CpSerial:
 
     def reconfigure(self, baud, parity):
         _configure_tty(self.fd, baud, parity)
+
+    def pending(self):
+        return _pending(self._poller)
 
     def close(self):
         try:

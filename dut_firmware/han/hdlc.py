@@ -21,7 +21,7 @@ frame_end is the index just after the FCS, i.e. where the closing flag should be
 is left in the buffer: it may be the opening flag of the next frame).
 """
 
-from .crc import crc16_x25
+from .crc import check as _crc_check
 
 FLAG = 0x7E
 
@@ -33,11 +33,6 @@ BAD_FCS = 4
 OVERSIZED = 5
 
 MAX_ADDRESS_BYTES = 4
-
-
-def _crc_ok(buf, start, end):
-    crc = crc16_x25(buf, start, end)
-    return buf[end] == (crc & 0xFF) and buf[end + 1] == (crc >> 8)
 
 
 def header(buf, pos, end):
@@ -72,7 +67,7 @@ def header(buf, pos, end):
     ctrl_end = i + 1
     if end < ctrl_end + 2:
         return (NEED, ctrl_end + 2 - pos)
-    if not _crc_ok(buf, pos + 1, ctrl_end):
+    if not _crc_check(buf, pos + 1, ctrl_end):
         return (BAD_HCS,)
     length = ((f0 & 0x07) << 8) | buf[pos + 2]
     hlen = ctrl_end - pos - 1  # format .. CTRL
@@ -95,7 +90,7 @@ def parse(buf, pos, end, max_frame):
         return (OVERSIZED, length + 2)
     if end < frame_end:
         return (NEED, frame_end - pos)
-    if not _crc_ok(buf, pos + 1, frame_end - 2):
+    if not _crc_check(buf, pos + 1, frame_end - 2):
         return (BAD_FCS, frame_end)
     return (OK, frame_end, ctrl_end + 2, frame_end - 2, f0 & 0x08)
 

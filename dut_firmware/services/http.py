@@ -9,15 +9,24 @@ Endpoints (all JSON):
   POST /configuration        merge a JSON object into the configuration at run time
 Statuses: 400 bad JSON / bad setting / any query parameter, 401 token missing or wrong (when a token
 is configured, on every endpoint), 404 unknown path, 405 wrong method, 413 body over 4 KiB,
-431 headers too large, 503 no meter data yet.
+431 request head (request line + headers) over 2 KiB or over 48 header lines, 503 no meter data yet
+or too many connections.
+
+Bounded for an MCU: the head is read in chunks into a buffer of at most ``MAX_HEAD`` bytes (never a
+``readline()``, which has no limit), at most ``MAX_CONNECTIONS`` connections are served at once (the
+next one gets 503 and is closed), and a connection that sends nothing for ``IDLE_TIMEOUT_S`` seconds
+(between requests or inside one) is closed.
 """
 
 import asyncio
 import json
 
-MAX_LINE = 2048
+MAX_HEAD = 2048
 MAX_HEADERS = 48
 MAX_BODY = 4096
+MAX_CONNECTIONS = 8
+IDLE_TIMEOUT_S = 10
+CHUNK = 512
 
 REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
            405: "Method Not Allowed", 413: "Payload Too Large", 431: "Request Header Fields Too Large",
@@ -49,15 +58,36 @@ class HttpServer:
         self.app = app
         self.server = None
         self.requests = 0
+        self.connections = 0        # being served now
+        self.refused = 0            # turned away over MAX_CONNECTIONS
+        self.clients = []           # (writer, task) of the connections being served
 
     async def start(self, host, port):
         self.server = await asyncio.start_server(self._client, host, port)
 
     async def stop(self):
-        if self.server is not None:
-            self.server.close()
-            await self.server.wait_closed()
-            self.server = None
+        """Close the client connections first, then the listening socket (wait_closed() waits for
+        the clients on CPython >= 3.12.1)."""
+        if self.server is None:
+            return
+        server = self.server
+        self.server = None
+        clients = self.clients
+        self.clients = []
+        for writer, task in clients:
+            try:
+                writer.close()
+            except Exception:
+                pass
+            if task is not None:
+                task.cancel()
+        if clients:
+            await asyncio.sleep(0)
+        server.close()
+        try:
+            await asyncio.wait_for(server.wait_closed(), 2)
+        except Exception:
+            pass
 
     # -- request handling --------------------------------------------------------------------------
     async def dispatch(self, method, target, headers, body):
@@ -109,52 +139,120 @@ class HttpServer:
             return 400, error_body(str(exc)), ""
         return 200, json.dumps(result), ""
 
+    async def _read(self, reader, n):
+        """Up to ``n`` bytes (b"" at end of stream); asyncio.TimeoutError after IDLE_TIMEOUT_S."""
+        return await asyncio.wait_for(reader.read(n), IDLE_TIMEOUT_S)
+
+    async def _read_head(self, reader, buf):
+        """(head, rest) of the next request: ``head`` up to and including its blank line, ``rest`` what
+        was read after it. (None, b"") at a clean end of stream; HttpError 431 past MAX_HEAD."""
+        while True:
+            k = 0
+            while k < len(buf) and buf[k] in (13, 10):      # stray CRLF between requests
+                k += 1
+            if k:
+                buf = buf[k:]
+            end = -1
+            i = buf.find(b"\n\r\n")
+            if i >= 0:
+                end = i + 3
+            i = buf.find(b"\n\n")
+            if i >= 0 and (end < 0 or i + 2 < end):
+                end = i + 2
+            if end >= 0:
+                if end > MAX_HEAD:
+                    break
+                return buf[:end], buf[end:]
+            if len(buf) > MAX_HEAD:
+                break
+            chunk = await self._read(reader, CHUNK)
+            if not chunk:
+                if buf:
+                    raise EOFError()
+                return None, b""
+            buf += chunk
+        raise HttpError(431, "request head larger than %d bytes" % MAX_HEAD)
+
     async def _client(self, reader, writer):
+        if self.connections >= MAX_CONNECTIONS:
+            self.refused += 1
+            try:
+                writer.write(self._response(503, error_body("too many connections"),
+                                            "Retry-After: 1\r\n", False))
+                await writer.drain()
+            except Exception:
+                pass
+            await self._close(writer)
+            return
+        self.connections += 1
+        entry = (writer, asyncio.current_task())
+        self.clients.append(entry)
+        buf = b""
         try:
             while True:
-                line = await reader.readline()
-                if not line:
+                try:
+                    head, buf = await self._read_head(reader, buf)
+                except HttpError as exc:
+                    self.requests += 1
+                    writer.write(self._response(exc.status, error_body(exc.message), "", False))
+                    await writer.drain()
                     break
-                if line in (b"\r\n", b"\n"):
-                    continue            # tolerate stray CRLF between requests
-                keep = await self._request(line, reader, writer)
+                if head is None:
+                    break
+                keep, buf = await self._request(head, buf, reader, writer)
                 if not keep:
                     break
-        except (OSError, EOFError):
+        except (OSError, EOFError, asyncio.TimeoutError):
             pass
         except Exception as exc:
             self.app.log("ERROR", "http client: %r" % (exc,))
         finally:
-            try:
-                writer.close()
-                await writer.wait_closed()
-            except Exception:
-                pass
+            self.connections -= 1
+            if entry in self.clients:
+                self.clients.remove(entry)
+            await self._close(writer)
 
-    async def _request(self, line, reader, writer):
-        """Handle one request whose request line is ``line``; True to keep the connection."""
+    async def _close(self, writer):
+        try:
+            writer.close()
+            await writer.wait_closed()
+        except Exception:
+            pass
+
+    def _response(self, status, text, extra, keep):
+        data = text.encode()
+        head = "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n%s" \
+               "Cache-Control: no-store\r\nConnection: %s\r\n\r\n" % (
+                   status, REASONS.get(status, "Error"), len(data), extra,
+                   "keep-alive" if keep else "close")
+        # One write: header and body in one segment (two small writes meet Nagle + delayed ACK: 40 ms).
+        return head.encode() + data
+
+    async def _request(self, head, buf, reader, writer):
+        """Handle one request whose head (request line + headers + blank line) is ``head``, ``buf``
+        holding what was read after it; (keep the connection, bytes left over for the next request)."""
         self.requests += 1
         try:
-            if len(line) > MAX_LINE or not line.endswith(b"\n"):
-                raise HttpError(431, "request line too long")
-            parts = line.decode().split()
+            try:
+                lines = head.decode().split("\n")
+            except (UnicodeError, ValueError):
+                raise HttpError(400, "request head is not UTF-8") from None
+            parts = lines[0].split()
             if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
                 raise HttpError(400, "bad request line")
             method, target, version = parts
             headers = {}
-            for _ in range(MAX_HEADERS + 1):
-                h = await reader.readline()
+            count = 0
+            for h in lines[1:]:
+                h = h.strip()
                 if not h:
-                    raise EOFError()
-                if h in (b"\r\n", b"\n"):
-                    break
-                if len(h) > MAX_LINE:
-                    raise HttpError(431, "header line too long")
-                k = h.find(b":")
+                    continue
+                count += 1
+                if count > MAX_HEADERS:
+                    raise HttpError(431, "more than %d header lines" % MAX_HEADERS)
+                k = h.find(":")
                 if k > 0:
-                    headers[h[:k].decode().strip().lower()] = h[k + 1:].decode().strip()
-            else:
-                raise HttpError(431, "too many headers")
+                    headers[h[:k].strip().lower()] = h[k + 1:].strip()
             conn = headers.get("connection", "").lower()
             keep = (version == "HTTP/1.1" and conn != "close") or (conn == "keep-alive")
             if "transfer-encoding" in headers:
@@ -167,21 +265,21 @@ class HttpServer:
                 raise HttpError(400, "bad Content-Length")
             if length > MAX_BODY:
                 raise HttpError(413, "body larger than %d bytes" % MAX_BODY)
-            body = await reader.readexactly(length) if length else b""
+            while len(buf) < length:
+                chunk = await self._read(reader, length - len(buf))
+                if not chunk:
+                    raise EOFError()
+                buf += chunk
+            body = buf[:length]
+            buf = buf[length:]
             status, text, extra = await self.dispatch(method, target, headers, body)
         except HttpError as exc:
             status, text, extra, keep = exc.status, error_body(exc.message), "", False
-        except (OSError, EOFError):
+        except (OSError, EOFError, asyncio.TimeoutError):
             raise
         except Exception as exc:
             self.app.log("ERROR", "http handler: %r" % (exc,))
             status, text, extra, keep = 500, error_body("internal error"), "", False
-        data = text.encode()
-        head = "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n%s" \
-               "Cache-Control: no-store\r\nConnection: %s\r\n\r\n" % (
-                   status, REASONS.get(status, "Error"), len(data), extra,
-                   "keep-alive" if keep else "close")
-        # One write: header and body in one segment (two small writes meet Nagle + delayed ACK: 40 ms).
-        writer.write(head.encode() + data)
+        writer.write(self._response(status, text, extra, keep))
         await writer.drain()
-        return keep
+        return keep, buf

@@ -145,26 +145,34 @@ class ModbusServer:
         self.app.log("INFO", "modbus listening on %s:%d" % (host, port))
 
     async def stop(self):
+        """Close the client connections first, then the listening socket (a server's wait_closed()
+        waits for its clients on CPython >= 3.12.1, so the other order can hang)."""
         if self.server is None:
             return
         server = self.server
         self.server = None
         self.port = None
-        server.close()
-        try:
-            await server.wait_closed()
-        except Exception:
-            pass
-        for writer in self.clients[:]:
+        clients = self.clients
+        self.clients = []
+        for writer, task in clients:
             try:
                 writer.close()
             except Exception:
                 pass
-        self.clients = []
+            if task is not None:
+                task.cancel()           # MicroPython: close() alone leaves the task reading
+        if clients:
+            await asyncio.sleep(0)      # the client tasks run their clean-up (socket closed)
+        server.close()
+        try:
+            await asyncio.wait_for(server.wait_closed(), 2)
+        except Exception:
+            pass
         self.app.log("INFO", "modbus stopped")
 
     async def _client(self, reader, writer):
-        self.clients.append(writer)
+        entry = (writer, asyncio.current_task())
+        self.clients.append(entry)
         try:
             while True:
                 head = await reader.readexactly(7)
@@ -183,8 +191,8 @@ class ModbusServer:
         except Exception as exc:
             self.app.log("ERROR", "modbus client: %r" % (exc,))
         finally:
-            if writer in self.clients:
-                self.clients.remove(writer)
+            if entry in self.clients:
+                self.clients.remove(entry)
             try:
                 writer.close()
                 await writer.wait_closed()

@@ -6,13 +6,16 @@ message goes out QoS 0 on ``<topic>``. PINGREQ every keepalive/2 s; no traffic f
 1.5 x keepalive drops the session. Reconnects with exponential back-off (1 s doubling to 60 s, device
 time; the back-off only resets after a session that lasted 30 s, so a broker that accepts and drops
 at once sees no reconnect storm). The meter side never waits: ``publish()`` returns False at once when
-no session is up, and at most ``QUEUE_MAX`` messages wait for the socket (the oldest is dropped).
+no session is up (the reading is "not published"). While a session is up nothing is dropped: messages
+wait for the socket in a queue bounded by bytes (``QUEUE_MAX_BYTES``, room for a catch-up burst of a
+few hundred messages after a stall); only past that bound is the oldest dropped, counted in
+``mqtt_not_published`` and logged.
 """
 
 import asyncio
 import struct
 
-QUEUE_MAX = 8
+QUEUE_MAX_BYTES = 32768     # bytes of message text waiting for the socket
 BACKOFF_START_MS = 1000
 BACKOFF_MAX_MS = 60000
 STABLE_SESSION_MS = 30000
@@ -89,6 +92,8 @@ class MqttClient:
         self.connected = False
         self.writer = None
         self.queue = []
+        self.queued_bytes = 0
+        self.overflow = 0           # messages dropped past QUEUE_MAX_BYTES in the current episode
         self.wake = asyncio.Event()
         self.sessions = 0
         self.last_error = None
@@ -129,12 +134,29 @@ class MqttClient:
         """Queue one meter message; False (not published) when no session is up."""
         if not self.connected:
             return False
-        if len(self.queue) >= QUEUE_MAX:
-            self.queue.pop(0)
+        queue = self.queue
+        size = self.queued_bytes + len(text)
+        while queue and size > QUEUE_MAX_BYTES:
+            size -= len(queue.pop(0))
             self.app.state.mqtt_not_published += 1
-        self.queue.append(text)
+            if not self.overflow:
+                self._log("WARNING", "send queue over %d bytes: dropping the oldest messages"
+                          % QUEUE_MAX_BYTES)
+            self.overflow += 1
+        queue.append(text)
+        self.queued_bytes = size
         self.wake.set()
         return True
+
+    def _take_queue(self):
+        """Everything queued (emptying the queue); logs the end of an overflow episode."""
+        queue = self.queue
+        self.queue = []
+        self.queued_bytes = 0
+        if self.overflow:
+            self._log("WARNING", "%d messages dropped (send queue full)" % self.overflow)
+            self.overflow = 0
+        return queue
 
     # -- the session loop --------------------------------------------------------------------------
     def _close(self):
@@ -142,8 +164,7 @@ class MqttClient:
             self.connected = False
             self.app.on_mqtt_status(False)
         if self.queue:
-            self.app.state.mqtt_not_published += len(self.queue)
-            self.queue = []
+            self.app.state.mqtt_not_published += len(self._take_queue())
         if self.writer is not None:
             try:
                 self.writer.close()
@@ -189,7 +210,7 @@ class MqttClient:
         writer.write(publish_packet(topic + "/status", "online", True))
         await writer.drain()
         self.sessions += 1
-        self.queue = []
+        self._take_queue()
         self.connected = True
         self._log("INFO", "connected to %s:%d" % (s["host"], s["port"]))
         self.app.on_mqtt_status(True)
@@ -227,12 +248,11 @@ class MqttClient:
                     pass
             if rx["eof"]:
                 raise OSError("connection closed by broker")
-            sent = len(self.queue)
-            if sent:
+            if self.queue:
                 # one write for everything queued (small separate writes meet Nagle + delayed ACK)
-                packets = [publish_packet(topic, text) for text in self.queue]
-                self.queue = []
-                writer.write(b"".join(packets))
+                texts = self._take_queue()
+                sent = len(texts)
+                writer.write(b"".join([publish_packet(topic, text) for text in texts]))
                 try:
                     await writer.drain()
                 except Exception:

@@ -6,24 +6,17 @@ from __future__ import annotations
 import asyncio
 import json
 import struct
-import sys
 from datetime import datetime
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import config
+import led
+import message
 import pytest
-
-FW = Path(__file__).resolve().parents[2] / "dut_firmware"
-if str(FW) not in sys.path:
-    sys.path.insert(0, str(FW))
-
-import config  # noqa: E402
-import led  # noqa: E402
-import message  # noqa: E402
-import state as state_mod  # noqa: E402
-import tz  # noqa: E402
-from services import modbus, mqtt  # noqa: E402
-from services.http import HttpServer  # noqa: E402
+import state as state_mod
+import tz
+from services import modbus, mqtt
+from services.http import HttpServer
 
 OSLO = "CET-1CEST,M3.5.0,M10.5.0/3"
 
