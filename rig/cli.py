@@ -274,6 +274,8 @@ def run(bench_path: str | None, meter_id: str | None, duration: float, speed: fl
                          seed=seed, start=_time(start_text), progress=progress)
     try:
         result = run_bench(options)
+    except ValueError as exc:  # a request the rig cannot honour: nothing ran
+        raise click.ClickException(str(exc)) from exc
     except Exception as exc:
         raise click.ClickException(f"{exc} (logs in {run_dir})") from exc
     click.echo(json.dumps(result.as_dict()) if as_json else format_summary(result))

@@ -17,6 +17,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from rig.bench import Bench
 from rig.checks import Check, ExpectedState, InterfaceSummary, Outcome, SentFrame, judge
@@ -133,11 +134,23 @@ def default_start(now: datetime | None = None) -> datetime:
     return next_hour - timedelta(seconds=30)
 
 
+def check_no_dst_change(start: datetime, end: datetime, timezone: str) -> None:
+    """ValueError when meter time from ``start`` to ``end`` crosses a daylight-saving change.
+
+    The emulator's clock does not model DST days yet (a 23 h or 25 h day): refuse such a span clearly.
+    """
+    zone = ZoneInfo(timezone)
+    if start.replace(tzinfo=zone).utcoffset() != end.replace(tzinfo=zone).utcoffset():
+        raise ValueError(f"{start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} crosses a daylight-saving change in "
+                         f"{timezone}, which the meter emulator does not model yet; choose another --start")
+
+
 def run(options: RunOptions) -> RunResult:
     """Bring the bench up, stream the meter, check every interface, and bring the bench down."""
     bench = options.bench
     profile = get_profile(options.meter or bench.profile)
     start = options.start or default_start()
+    check_no_dst_change(start, start + timedelta(seconds=options.duration_s), bench.timezone)
     meter = Meter(profile, seed=options.seed, start=start)
     frames = list(meter.frames(start=start, until=start + timedelta(seconds=options.duration_s)))
     run_dir = options.run_dir

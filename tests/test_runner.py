@@ -7,9 +7,11 @@ import threading
 from datetime import datetime
 from pathlib import Path
 
+import pytest
+
 from rig.bench import load_bench
 from rig.emulators import Meter, get_profile
-from rig.runner import RunOptions, default_start, run, stream_and_check
+from rig.runner import RunOptions, check_no_dst_change, default_start, run, stream_and_check
 from rig.session import open_meter_link, start_dut
 
 
@@ -42,3 +44,11 @@ def test_run_summary_counts_lists_and_is_ok_only_when_everything_passed(tmp_path
 
 def test_default_start_is_half_a_minute_before_the_next_hour() -> None:
     assert default_start(datetime(2024, 10, 1, 18, 12, 5, 7)) == datetime(2024, 10, 1, 18, 59, 30)
+
+
+def test_a_run_across_a_daylight_saving_change_is_refused_clearly() -> None:
+    with pytest.raises(ValueError, match="daylight-saving"):
+        check_no_dst_change(datetime(2024, 10, 27, 1, 59, 30), datetime(2024, 10, 27, 3, 0, 30), "Europe/Oslo")
+    with pytest.raises(ValueError, match="daylight-saving"):
+        check_no_dst_change(datetime(2024, 3, 31, 1, 59, 30), datetime(2024, 3, 31, 3, 0, 30), "Europe/Oslo")
+    check_no_dst_change(datetime(2024, 10, 1, 18, 59, 30), datetime(2024, 10, 1, 20, 0, 0), "Europe/Oslo")
