@@ -236,7 +236,11 @@ async def stream_and_check(
                           enable_modbus, progress, result)
         except (ProbeError, DutError, OSError) as exc:
             result.error = f"{exc} (DUT log: {dut.log_path})" if dut.log_path else str(exc)
-        after = (await asyncio.to_thread(http.health)).get("counters", {}) if dut.alive() else before
+        try:
+            after = (await asyncio.to_thread(http.health)).get("counters", {}) if dut.alive() else before
+        except ProbeError as exc:
+            after = before
+            result.error = result.error or f"cannot read the DUT's counters after the stream: {exc}"
         result.dut_counters = {k: v - before.get(k, 0) for k, v in after.items() if isinstance(v, int)}
     finally:
         http.close()
