@@ -95,3 +95,11 @@ GH493_VALUES = {
     "i_l1_a": 7.087, "i_l2_a": 6.896, "i_l3_a": 4.206,
     "u_l1_v": 236.7, "u_l3_v": 236.7,
 }  # fmt: skip
+
+
+# Wire extremes for cross-checks: uint32 maxima, the smallest steps, 6553.6 V (65536 dV).
+EXTREME_VALUES = {
+    "p_import_w": 4294967295, "p_export_w": 0, "q_import_var": 1, "q_export_var": 65536,
+    "i_l1_a": 0.001, "i_l2_a": 0.0, "i_l3_a": 63.999, "u_l1_v": 0.1, "u_l2_v": 259.9, "u_l3_v": 6553.6,
+    "e_import_wh": 4294967295, "e_export_wh": 1, "r_import_varh": 0, "r_export_varh": 123456789,
+}  # fmt: skip

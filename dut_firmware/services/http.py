@@ -21,6 +21,8 @@ next one gets 503 and is closed), and a connection that sends nothing for ``IDLE
 import asyncio
 import json
 
+from . import close_server
+
 MAX_HEAD = 2048
 MAX_HEADERS = 48
 MAX_BODY = 4096
@@ -66,28 +68,12 @@ class HttpServer:
         self.server = await asyncio.start_server(self._client, host, port)
 
     async def stop(self):
-        """Close the client connections first, then the listening socket (wait_closed() waits for
-        the clients on CPython >= 3.12.1)."""
+        """Close the client connections, then the listening socket."""
         if self.server is None:
             return
-        server = self.server
-        self.server = None
-        clients = self.clients
-        self.clients = []
-        for writer, task in clients:
-            try:
-                writer.close()
-            except Exception:
-                pass
-            if task is not None:
-                task.cancel()
-        if clients:
-            await asyncio.sleep(0)
-        server.close()
-        try:
-            await asyncio.wait_for(server.wait_closed(), 2)
-        except Exception:
-            pass
+        server, clients = self.server, self.clients
+        self.server, self.clients = None, []
+        await close_server(server, clients)
 
     # -- request handling --------------------------------------------------------------------------
     async def dispatch(self, method, target, headers, body):

@@ -17,6 +17,8 @@ a protocol id other than 0, or an impossible MBAP length, closes the connection.
 import asyncio
 import struct
 
+from . import close_server
+
 MAP_SIZE = 8
 UNAVAILABLE16 = 0xFFFF
 UNAVAILABLE32 = 0x80000000
@@ -145,29 +147,12 @@ class ModbusServer:
         self.app.log("INFO", "modbus listening on %s:%d" % (host, port))
 
     async def stop(self):
-        """Close the client connections first, then the listening socket (a server's wait_closed()
-        waits for its clients on CPython >= 3.12.1, so the other order can hang)."""
+        """Close the client connections, then the listening socket."""
         if self.server is None:
             return
-        server = self.server
-        self.server = None
-        self.port = None
-        clients = self.clients
-        self.clients = []
-        for writer, task in clients:
-            try:
-                writer.close()
-            except Exception:
-                pass
-            if task is not None:
-                task.cancel()           # MicroPython: close() alone leaves the task reading
-        if clients:
-            await asyncio.sleep(0)      # the client tasks run their clean-up (socket closed)
-        server.close()
-        try:
-            await asyncio.wait_for(server.wait_closed(), 2)
-        except Exception:
-            pass
+        server, clients = self.server, self.clients
+        self.server, self.port, self.clients = None, None, []
+        await close_server(server, clients)
         self.app.log("INFO", "modbus stopped")
 
     async def _client(self, reader, writer):

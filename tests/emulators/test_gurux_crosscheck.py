@@ -32,6 +32,7 @@ from gurux_dlms import GXByteBuffer, GXDateTime, GXDLMSClient, GXDLMSTranslator,
 from gurux_dlms.enums import DataType, DateTimeSkips, InterfaceType
 
 from rig.emulators import Meter
+from tests.spec_frames import EXTREME_VALUES
 
 PROFILES = ["kaifa-ma304h4", "kaifa-ma304h3e"]
 IT_PROFILE = "kaifa-ma304h3e"
@@ -154,12 +155,7 @@ def test_gurux_decodes_exactly_the_reading(profile, seed):
 
 def test_gurux_decodes_extreme_values():
     meter = Meter("kaifa-ma304h4")
-    values = {
-        "p_import_w": 4294967295, "p_export_w": 0, "q_import_var": 1, "q_export_var": 65536,
-        "i_l1_a": 0.001, "i_l2_a": 0.0, "i_l3_a": 63.999, "u_l1_v": 0.1, "u_l2_v": 259.9, "u_l3_v": 6553.6,
-        "e_import_wh": 4294967295, "e_export_wh": 1, "r_import_varh": 0, "r_export_varh": 123456789,
-    }  # fmt: skip
-    frame = meter.frame_at(datetime(2024, 12, 31, 23, 0, 10), overrides=values)
+    frame = meter.frame_at(datetime(2024, 12, 31, 23, 0, 10), overrides=EXTREME_VALUES)
     assert frame.list == 3
     timestamp, items = gurux_decode(frame.data, 3)
     assert timestamp == "2024-12-31T23:00:10"

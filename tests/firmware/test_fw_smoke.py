@@ -16,6 +16,7 @@ import time
 import pytest
 
 from rig.dut import SoftwareDut, find_firmware_dir
+from rig.fixtures.harness import wait_until
 from rig.line import LineSettings
 from rig.links import PtyLink
 from rig.probes.base import ModbusExceptionResponse
@@ -50,14 +51,7 @@ def _mqtt(broker: Mosquitto) -> dict:
 
 def _poll(condition, timeout: float, what: str, dut: SoftwareDut):
     """Poll ``condition`` until it is truthy (and return it); fail naming ``what``, with the DUT console."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}; DUT console:\n{dut.tail()}")
-        time.sleep(0.02)
+    return wait_until(condition, timeout, what, lambda: f"DUT console:\n{dut.tail()}")
 
 
 def _clean_log(dut: SoftwareDut) -> str:
