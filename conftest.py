@@ -1,6 +1,6 @@
 """Shared fixtures of the project's own tests (the rig's pytest plugin is registered by entry point).
 
-The path of the reference frames lives in tests/spec_frames.py (the shared test data), not here: test
+The reference frames are loaded by tests/spec_frames.py (the shared test data), not here: test
 modules cannot reliably ``from conftest import ...``, because every conftest.py outside a package is
 imported under the one module name ``conftest`` (tests/firmware/ has its own).
 """
@@ -13,15 +13,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.spec_frames import FRAMES_JSON, load_reference_frames
+from tests.spec_frames import CAPTURES, load_reference_frames
 
 
 @pytest.fixture(scope="session")
 def reference_frames() -> list[dict]:
-    """The real frames of ../shared/reference-frames/frames.json."""
-    if not FRAMES_JSON.exists():
-        pytest.fail(f"{FRAMES_JSON} is missing: the project expects ../shared beside it")
-    return load_reference_frames()
+    """The real frames of the capture library ``captures/`` (one dict per frame, see tests/spec_frames.py)."""
+    frames = load_reference_frames()
+    if not frames:
+        pytest.fail(f"no reference frames in {CAPTURES}: the captures/ folder of the repository is missing or empty")
+    return frames
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,11 @@ def list_number(result):
     """The list number of a decoded frame: the decoder's own if it gives one, else inferred.
 
     Inference (Kaifa-style lists): cumulative energies -> 3, voltages/currents/identity -> 2, else 1.
+    P1 telegrams (format ``p1/...``) have no lists: None.
     """
+    fmt = result.get("format")
+    if isinstance(fmt, str) and fmt.startswith("p1"):
+        return None
     for holder in (result, result.get("reading") or {}):
         n = holder.get("list")
         if isinstance(n, int) and not isinstance(n, bool):

@@ -16,6 +16,7 @@ from pathlib import Path
 import click
 
 from rig.bench import BenchError, load_bench
+from rig.cli_capture import capture, replay
 from rig.reading import format_reading
 
 REPORTS = Path("reports")
@@ -64,10 +65,27 @@ def _profile(meter_id: str):
         raise click.ClickException(str(exc.args[0]) if exc.args else f"unknown meter {meter_id}") from exc
 
 
+def _faults(specs: tuple[str, ...]) -> list:
+    """Parse repeated ``--fault NAME[:PARAM]`` options (see `rig faults`)."""
+    from rig.emulators.faults import parse_fault
+
+    try:
+        return [parse_fault(spec) for spec in specs]
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--fault") from exc
+
+
+FAULT_HELP = "Inject a fault, NAME[:PARAM]; repeatable, applied in order (see `rig faults`)."
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="han-rig")
 def main() -> None:
     """A test rig that plays the electricity meter into HAN/P1 readers and checks what they publish."""
+
+
+main.add_command(capture)
+main.add_command(replay)
 
 
 @main.command()
@@ -86,6 +104,22 @@ def meters(as_json: bool) -> None:
         else:
             lists = "; ".join(f"List {k} {v}" for k, v in p.lists.items())
             click.echo(f"{p.id:<18} {p.make} {p.model} ({p.country}), {p.protocol}, {p.line}: {lists}")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+def faults(as_json: bool) -> None:
+    """The faults the rig injects (`--fault NAME[:PARAM]` on emulate, replay and run)."""
+    from rig.emulators.faults import FAULTS
+
+    for info in FAULTS.values():
+        if as_json:
+            click.echo(json.dumps({"name": info.name, "summary": info.summary, "param": info.param_help,
+                                   "default": info.default}))
+        else:
+            param = f":{info.param_help}" if info.param_help else ""
+            default = f" (default {info.default})" if info.default not in (None, "") else ""
+            click.echo(f"{info.name + param:<28} {info.summary}{default}")
 
 
 @main.command()
@@ -111,6 +145,9 @@ def frames(meter_id: str, at: str | None, list_no: int | None, count: int, seed:
             raise click.BadParameter(f"not JSON: {exc}", param_hint="--reading") from exc
         if not isinstance(overrides, dict):
             raise click.BadParameter("must be a JSON object", param_hint="--reading")
+    if list_no is not None and list_no not in profile.lists:
+        raise click.BadParameter(f"{profile.id} sends no list {list_no}; lists: {sorted(profile.lists)}",
+                                 param_hint="--list")
     meter = Meter(profile, seed=seed, start=start)
     if at and list_no is not None and count == 1:
         # an explicit time and list: that frame, whether or not the schedule would send it then
@@ -126,6 +163,10 @@ def frames(meter_id: str, at: str | None, list_no: int | None, count: int, seed:
         if as_json:
             click.echo(json.dumps({"meter": profile.id, "at": frame.at.isoformat(), "list": frame.list,
                                    "hex": frame.data.hex(), "reading": frame.reading}))
+        elif profile.protocol.startswith("P1"):  # an ASCII telegram: show its text
+            click.echo(f"{frame.at.isoformat()}  List {frame.list}  {len(frame.data)} bytes")
+            click.echo(frame.data.decode("ascii").replace("\r\n", "\n"), nl=False)
+            click.echo(f"    {format_reading(frame.reading)}")
         else:
             click.echo(f"{frame.at.isoformat()}  List {frame.list}  {len(frame.data)} bytes  {frame.data.hex()}")
             click.echo(f"    {format_reading(frame.reading)}")
@@ -188,50 +229,66 @@ def decode(source: str, key: str | None, auth_key: str | None, as_json: bool) ->
                    "their own baud rate, so high speeds suit socket:// links).")
 @click.option("--duration", type=_duration, help="Meter time to play (90s, 2m, 1h); default: until Ctrl-C.")
 @click.option("--start", "start_text", help="Meter local time to start from (ISO); default: now.")
-@click.option("--seed", default=1, show_default=True)
-@click.option("--bad-fcs-every", type=click.IntRange(min=2), help="Corrupt the FCS of every Nth frame.")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per frame sent.")
+@click.option("--seed", default=1, show_default=True, help="Seed of the meter model and of the faults.")
+@click.option("--fault", "fault_specs", multiple=True, help=FAULT_HELP)
+@click.option("--bad-fcs-every", type=click.IntRange(min=2), help="Corrupt the FCS of every Nth frame "
+              "(the same as --fault bad_fcs:N).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per write.")
 def emulate(meter_id: str, port: str, speed: float, duration: float | None, start_text: str | None,
-            seed: int, bad_fcs_every: int | None, as_json: bool) -> None:
-    """Play a meter into a port on its real schedule, with a live view of every frame."""
+            seed: int, fault_specs: tuple[str, ...], bad_fcs_every: int | None, as_json: bool) -> None:
+    """Play a meter into a port on its real schedule, with a live view of every write.
+
+    Faults shape the stream as the field does (`rig faults` lists them). Without --duration the meter
+    plays until Ctrl-C, and the faults apply to each hour of meter time in turn.
+    """
     from rig.emulators import Meter
-    from rig.emulators.faults import corrupt_fcs
+    from rig.emulators.faults import apply_faults, emissions_from_frames
     from rig.links import open_link
 
     profile = _profile(meter_id)
+    faults = _faults(fault_specs + ((f"bad_fcs:{bad_fcs_every}",) if bad_fcs_every else ()))
     start = _time(start_text) or datetime.now().replace(microsecond=0)
     meter = Meter(profile, seed=seed, start=start)
-    until = start + timedelta(seconds=duration) if duration else None
+    window = timedelta(seconds=duration) if duration else timedelta(hours=1)
     try:
         link = open_link(port, profile.line, speed=speed)
     except Exception as exc:  # the link names the URL and the reason
         raise click.ClickException(str(exc)) from exc
     if hasattr(link, "device"):
         click.echo(f"virtual line: point the reader at {link.device}", err=True)
-    click.echo(f"playing {profile.id} into {port} at {profile.line}, speed x{speed:g}; Ctrl-C stops", err=True)
+    faults_text = f", faults: {' '.join(f.spec for f in faults)}" if faults else ""
+    click.echo(f"playing {profile.id} into {port} at {profile.line}, speed x{speed:g}{faults_text}; "
+               "Ctrl-C stops", err=True)
     t0 = time.monotonic()
     sent = 0
     try:
-        for frame in meter.frames(start=start, until=until):
-            due = t0 + (frame.at - start).total_seconds() / speed
-            time.sleep(max(0.0, due - time.monotonic()))
-            data = frame.data
-            tag = ""
-            if bad_fcs_every and (sent + 1) % bad_fcs_every == 0:
-                data, tag = corrupt_fcs(data), "  [bad FCS]"
-            link.write(data)
-            sent += 1
-            if as_json:
-                click.echo(json.dumps({"meter": profile.id, "at": frame.at.isoformat(), "list": frame.list,
-                                       "corrupt": bool(tag), "hex": data.hex(), "reading": frame.reading}))
-            else:
-                shown = {k: frame.reading.get(k) for k in LIVE_FIELDS}
-                click.echo(f"{frame.at:%H:%M:%S} List {frame.list} {len(data):4d} B{tag}  {format_reading(shown)}")
+        block = 0
+        while duration is None or block == 0:
+            block_start = start + block * window
+            frames = list(meter.frames(start=block_start, until=block_start + window))
+            writes = apply_faults(emissions_from_frames(frames, block_start), faults, seed=seed + block, meter=meter)
+            offset = (block_start - start).total_seconds()
+            for write in writes:
+                due = t0 + (offset + write.t) / speed
+                time.sleep(max(0.0, due - time.monotonic()))
+                link.write(write.data)
+                sent += 1
+                tag = f"  [{write.fault}]" if write.fault else ""
+                if as_json:
+                    click.echo(json.dumps({"meter": profile.id, "t": round(offset + write.t, 6),
+                                           "at": write.at.isoformat() if write.at else None, "list": write.list,
+                                           "fault": write.fault, "counts": dict(write.counts),
+                                           "hex": write.data.hex(), "reading": write.reading}))
+                else:
+                    shown = {k: write.reading.get(k) for k in LIVE_FIELDS} if write.reading else {}
+                    when = f"{write.at:%H:%M:%S} List {write.list}" if write.at else f"+{offset + write.t:9.3f} s"
+                    click.echo(f"{when} {len(write.data):4d} B{tag}  {format_reading(shown)}")
+            block += 1
     except KeyboardInterrupt:
         pass
     finally:
         link.close()
-    click.echo(f"{sent} frames sent", err=True)
+    click.echo(f"{sent} writes sent", err=True)
 
 
 @main.command()
@@ -246,16 +303,28 @@ def emulate(meter_id: str, port: str, speed: float, duration: float | None, star
 @click.option("--seed", default=1, show_default=True, help="Seed of the meter model.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
 @click.option("--run-dir", type=click.Path(path_type=Path), help="Where logs go; default: reports/<time>-run-<meter>.")
+@click.option("--capture", "capture_path", type=click.Path(path_type=Path, dir_okay=False),
+              help="Replay this capture (see README, Captures) instead of playing a meter, and check the DUT "
+                   "against its expected readings and counts.")
+@click.option("--fault", "fault_specs", multiple=True, help=FAULT_HELP)
 def run(bench_path: str | None, meter_id: str | None, duration: float, speed: float, start_text: str | None,
-        seed: int, as_json: bool, run_dir: Path | None) -> None:
-    """The main job: stream a meter into the bench's DUT and check every output against what was sent."""
+        seed: int, as_json: bool, run_dir: Path | None, capture_path: Path | None,
+        fault_specs: tuple[str, ...]) -> None:
+    """The main job: stream a meter (or a capture) into the bench's DUT and check every output against it.
+
+    Exit status 0 only when every frame was decoded or counted as the error it is, exactly as a correct
+    reader counts, and every check on every interface passed.
+    """
     from rig.runner import Progress, RunOptions, format_summary
     from rig.runner import run as run_bench
 
     bench = _load_bench(bench_path)
     meter = meter_id or bench.profile
     _profile(meter)
-    run_dir = run_dir or _run_dir("run", meter)
+    faults = _faults(fault_specs)
+    if capture_path is not None and not capture_path.is_file():
+        raise click.BadParameter(f"{capture_path} is not a file", param_hint="--capture")
+    run_dir = run_dir or _run_dir("run", capture_path.stem if capture_path else meter)
     live = sys.stderr.isatty()
     last = [0.0]
 
@@ -269,9 +338,11 @@ def run(bench_path: str | None, meter_id: str | None, duration: float, speed: fl
         click.echo(("\r" + line) if live else line, err=True, nl=not live or p.sent == p.total)
 
     if not as_json:
-        click.echo(f"bench {bench.name}: {bench.dut_kind} DUT, meter {meter}; logs in {run_dir}", err=True)
+        what = f"capture {capture_path}" if capture_path else f"meter {meter}"
+        click.echo(f"bench {bench.name}: {bench.dut_kind} DUT, {what}; logs in {run_dir}", err=True)
     options = RunOptions(bench=bench, run_dir=run_dir, meter=meter, duration_s=duration, speed=speed,
-                         seed=seed, start=_time(start_text), progress=progress)
+                         seed=seed, start=_time(start_text), progress=progress, faults=faults,
+                         capture=capture_path)
     try:
         result = run_bench(options)
     except ValueError as exc:  # a request the rig cannot honour: nothing ran

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+_TEXT = re.compile(r"(\d+)[ -]([78])([NEOneo])([12])")
 
 
 @dataclass(frozen=True)
@@ -21,6 +24,15 @@ class LineSettings:
             raise ValueError(f"parity must be N, E or O, got {self.parity!r}")
         if self.data_bits not in (7, 8) or self.stop_bits not in (1, 2):
             raise ValueError(f"unsupported framing {self.data_bits}{self.parity}{self.stop_bits}")
+
+    @classmethod
+    def parse(cls, text: str) -> LineSettings:
+        """``"2400 8E1"`` or ``"2400-8E1"`` -> LineSettings; ValueError for anything else."""
+        match = _TEXT.fullmatch(text.strip()) if isinstance(text, str) else None
+        if match is None:
+            raise ValueError(f"{text!r} is not line settings like '2400 8E1' or '115200-8N1'")
+        baud, data_bits, parity, stop_bits = match.groups()
+        return cls(int(baud), int(data_bits), parity.upper(), int(stop_bits))
 
     @property
     def bits_per_char(self) -> int:

@@ -34,9 +34,9 @@ def start_broker(bench: Bench, workdir: Path) -> tuple[BrokerAddress, Mosquitto 
     return BrokerAddress(bench.broker_host, bench.broker_port), None
 
 
-def open_meter_link(bench: Bench, line: LineSettings, speed: float, workdir: Path) -> Link:
-    """The line the meter talks on, logging every byte sent to ``workdir/line.log``."""
-    return open_link(bench.link, line, speed=speed, log_path=workdir / "line.log")
+def open_meter_link(bench: Bench, line: LineSettings, speed: float, workdir: Path, meter: str | None = None) -> Link:
+    """The line the meter talks on, recording every write as a capture in ``workdir/line.jsonl``."""
+    return open_link(bench.link, line, speed=speed, log_path=workdir / "line.jsonl", meter=meter)
 
 
 def start_dut(

@@ -4,11 +4,12 @@ This is test DATA only. The independence rule (docs/architecture.md: the rig is 
 emulators never import dut_firmware/) forbids sharing decoding or encoding CODE between the two sides,
 not the real captured bytes both sides must agree with: keep codecs out of this module.
 
-- ``FRAMES_JSON``: the reference frames of ``../shared/reference-frames/frames.json``; tests take them
-  from the root conftest fixture ``reference_frames``, modules that parametrize on them at collection
-  time call :func:`load_reference_frames` (the fixture does too: one path, one loader).
-- ``LIST1_HEX`` .. ``LIST3_HEX``: the annotated 2024-10-01 frames of specs/han-protocols.md 1.5.
-- ``GH493_*``: a Kaifa MA304H3E (IT) List 2 of frames.json, for the emulator's IT model.
+- ``load_reference_frames()``: the real frames of the capture library (``captures/``, see captures/README.md),
+  as one dict per frame with the keys of its capture header plus ``data_hex`` (or ``data_text`` for P1
+  telegrams); tests take them from the root conftest fixture ``reference_frames``, modules that parametrize on
+  them at collection time call it directly (the fixture does too: one path, one loader).
+- ``LIST1_HEX`` .. ``LIST3_HEX``: the annotated 2024-10-01 frames (captures/kaifa/no-ma304h4-2024-10-01.jsonl).
+- ``GH493_*``: a Kaifa MA304H3E (IT) List 2 of the reference frames, for the emulator's IT model.
 
 Import it as ``from tests.spec_frames import ...`` (the repository root is on ``sys.path`` under
 pytest: the root conftest.py puts it there). benchmarks/bench_decode.py keeps its own copy of the
@@ -22,12 +23,42 @@ from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-FRAMES_JSON = ROOT.parent / "shared" / "reference-frames" / "frames.json"
+CAPTURES = ROOT / "captures"
+# Header keys of the capture format itself; every other header key is the frame's own metadata.
+_FORMAT_KEYS = frozenset({"format", "version", "meter", "line", "started", "reference_index"})
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    """The JSON objects of a capture file, one per non-blank line (the header first)."""
+    objects = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if line.strip():
+            try:
+                objects.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"{path.relative_to(ROOT)}:{number}: {exc}") from None
+    return objects
 
 
 def load_reference_frames() -> list[dict]:
-    """The frames of ``FRAMES_JSON`` (prefer the ``reference_frames`` fixture inside tests)."""
-    return json.loads(FRAMES_JSON.read_text())["frames"]
+    """The reference frames: every capture whose header has a ``reference_index``, in that order.
+
+    Each frame is its header without the format keys, plus the bytes of its chunks as ``data_hex``, or as
+    ``data_text`` (UTF-8) for P1 telegrams (``kind`` "p1"). Prefer the ``reference_frames`` fixture in tests.
+    """
+    indexed = []
+    for path in sorted(CAPTURES.glob("*/*.jsonl")):
+        header, *chunks = read_jsonl(path)
+        if "reference_index" not in header:
+            continue
+        frame = {key: value for key, value in header.items() if key not in _FORMAT_KEYS}
+        data = b"".join(bytes.fromhex(chunk["hex"]) for chunk in chunks)
+        if frame["kind"] == "p1":
+            frame["data_text"] = data.decode("utf-8")
+        else:
+            frame["data_hex"] = data.hex()
+        indexed.append((header["reference_index"], frame))
+    return [frame for _, frame in sorted(indexed, key=lambda item: item[0])]
 
 
 def unhex(text: str) -> bytes:
@@ -35,8 +66,8 @@ def unhex(text: str) -> bytes:
     return bytes.fromhex("".join(text.split()))
 
 
-# -- han-protocols.md 1.5: three-phase TN Kaifa MA304H4, Norway, 2024-10-01, consecutive real frames --
-# (amsreader frames/Kaifa-TN-3p.raw). The clock is local wall-clock time, deviation 0x8000.
+# -- three-phase TN Kaifa MA304H4, Norway, 2024-10-01, real frames of one live log (amsreader frames/Kaifa-TN-3p.raw;
+# captures/kaifa/no-ma304h4-2024-10-01.jsonl). The clock is local wall-clock time, deviation 0x8000.
 SPEC_METER_ID = "6970631407262986"
 SPEC_IDENTITY = {"list_version": "KFM_001", "meter_id": SPEC_METER_ID, "meter_type": "MA304H4"}
 
@@ -86,7 +117,7 @@ LIST2_READING = {"timestamp": "2024-10-01T19:00:00", **SPEC_IDENTITY, **LIST2_VA
 LIST3_READING = {"timestamp": "2024-10-01T19:00:10", **SPEC_IDENTITY, **LIST3_VALUES}
 
 # -- Kaifa MA304H3E (IT), amsreader test/payloads/kaifa/gh493-1.hex, 2023-03-22 (Wed) 03:28:50 ----------
-# The frame itself is in frames.json under GH493_ID; these are the values the emulator is given.
+# The frame itself is a reference frame (captures/kaifa/) under GH493_ID; these are the values the emulator is given.
 GH493_ID = "kaifa_no_gh493_1_l2"
 GH493_AT = datetime(2023, 3, 22, 3, 28, 50)
 GH493_METER_ID = "6970631409168767"

@@ -91,8 +91,9 @@ def test_emulate_plays_the_schedule_into_a_port_and_reports_each_frame() -> None
                                        "--bad-fcs-every", "2"])
     assert result.exit_code == 0, result.output
     played = [json.loads(x) for x in result.output.splitlines() if x.startswith("{")]
-    assert [(p["at"][-8:], p["list"], p["corrupt"]) for p in played] == [
-        ("19:00:00", 2, False), ("19:00:02", 1, True), ("19:00:04", 1, False)]
+    assert [(p["at"][-8:], p["list"], p["fault"], p["counts"]) for p in played] == [
+        ("19:00:00", 2, None, {"frames_ok": 1}), ("19:00:02", 1, "bad_fcs:2", {"checksum_errors": 1}),
+        ("19:00:04", 1, None, {"frames_ok": 1})]
     scheduled = run("frames", "--meter", "kaifa-ma304h4", "--at", "2024-10-01T19:00:00", "--count", "3", "--json")
     hexes = [json.loads(x)["hex"] for x in scheduled.output.splitlines()]
     assert played[0]["hex"] == hexes[0] and played[2]["hex"] == hexes[2]

@@ -29,7 +29,7 @@ def test_rig_run_checks_every_frame_and_writes_the_run_folder(tmp_path: Path) ->
     for interface in ("http", "modbus", "mqtt"):
         assert summary["interfaces"][interface]["failed"] == 0
         assert summary["interfaces"][interface]["passed"] + summary["interfaces"][interface]["overtaken"] == 10
-    for name in ("summary.json", "frames.jsonl", "line.log", "dut.log", "mosquitto.log"):
+    for name in ("summary.json", "frames.jsonl", "line.jsonl", "dut.log", "mosquitto.log"):
         assert (run_dir / name).stat().st_size > 0, name
     assert len((run_dir / "frames.jsonl").read_text().splitlines()) == 10
 
@@ -48,7 +48,7 @@ def test_rig_dut_serves_what_rig_emulate_plays_into_its_meter_port(tmp_path: Pat
             capture_output=True, text=True, timeout=60,
         )
         assert played.returncode == 0, played.stderr
-        assert "2 frames sent" in played.stderr
+        assert "2 writes sent" in played.stderr
         deadline = time.monotonic() + 5
         while True:
             message = requests.get(info["http_url"] + "/meter", timeout=2).json()

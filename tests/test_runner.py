@@ -2,36 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-import threading
+import json
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 from rig.bench import load_bench
-from rig.emulators import Meter, get_profile
-from rig.runner import RunOptions, check_no_dst_change, default_start, run, stream_and_check
-from rig.session import open_meter_link, start_dut
-
-
-def test_a_dut_that_dies_stops_the_stream_at_once_and_keeps_what_was_checked(tmp_path: Path) -> None:
-    bench = load_bench()
-    profile = get_profile("kaifa-ma304h4")
-    frames = list(Meter(profile).frames(start=datetime(2024, 10, 1, 19, 0, 0), count=40))
-    link = open_meter_link(bench, profile.line, 10, tmp_path)
-    dut = start_dut(bench, tmp_path, link, broker=None, clock_scale=10)
-    try:
-        threading.Timer(1.0, dut.stop).start()  # the DUT dies about 1 s into a 8 s stream
-        result = asyncio.run(stream_and_check(frames, link, dut, None, bench, profile.frame_interval_s, 10,
-                                              tmp_path, enable_modbus=False))
-    finally:
-        dut.stop()
-        link.close()
-    assert result.error is not None
-    assert 0 < len(result.sent) < len(frames)
-    assert any(c.interface == "http" for c in result.checks)
-    assert result.problems()[0].startswith("stream stopped")
+from rig.emulators.faults import parse_fault
+from rig.runner import RunOptions, check_no_dst_change, default_start, format_summary, run
 
 
 def test_run_summary_counts_lists_and_is_ok_only_when_everything_passed(tmp_path: Path) -> None:
@@ -40,6 +19,29 @@ def test_run_summary_counts_lists_and_is_ok_only_when_everything_passed(tmp_path
     assert result.ok, result.as_dict()
     assert result.frames_by_list == {2: 1, 1: 4, 3: 1}
     assert result.frames_decoded == 6
+    assert result.expected_counts == {"frames_ok": 6} and not result.count_mismatches
+
+
+def test_a_run_with_faults_counts_them_exactly_and_says_so(tmp_path: Path) -> None:
+    # speed 4: the reader's idle gap (150 ms real at least) stays within the second of meter time the
+    # injectors leave idle before garbage that follows a damaged frame
+    result = run(RunOptions(bench=load_bench(), run_dir=tmp_path, duration_s=16, speed=4,
+                            start=datetime(2024, 10, 1, 19, 0, 0), faults=[parse_fault("bad_fcs:3"),
+                                                                          parse_fault("garbage:8")]))
+    assert result.ok, format_summary(result)
+    assert result.expected_counts["checksum_errors"] == 2 == result.dut_counters["checksum_errors"]
+    assert result.faults and result.frames_sent == 6
+    summary = format_summary(result)
+    assert "faults injected" in summary and "checksum_errors" in summary
+    assert json.loads((tmp_path / "summary.json").read_text())["expected_counts"]["checksum_errors"] == 2
+
+
+def test_a_capture_replays_into_the_dut_and_is_judged_on_its_expectations(tmp_path: Path) -> None:
+    capture = Path(__file__).resolve().parents[1] / "captures" / "kaifa" / "no-ma304h4-2024-10-01.jsonl"
+    result = run(RunOptions(bench=load_bench(), run_dir=tmp_path, speed=4, capture=capture))
+    assert result.ok, format_summary(result)
+    assert result.frames_sent == 3 and result.frames_decoded == 3
+    assert result.interfaces["http"].passed + result.interfaces["http"].overtaken == 3
 
 
 def test_default_start_is_half_a_minute_before_the_next_hour() -> None:

@@ -1,7 +1,10 @@
-"""CRC-16/X.25 (HDLC FCS/HCS): reflected polynomial 0x8408, init 0xFFFF, xorout 0xFFFF.
+"""The CRC-16 variants of the meter formats; table driven, tables built once at import.
 
-Table driven: the 256-entry table is built once at import. Runs on CPython and MicroPython.
-The checksum goes on the wire least significant byte first.
+- CRC-16/X.25 (HDLC FCS/HCS): reflected polynomial 0x8408, init 0xFFFF, xorout 0xFFFF; on the wire
+  least significant byte first.
+- CRC-16/ARC (P1 telegrams): reflected polynomial 0xA001, init 0x0000, no xorout; printed as 4 hex digits.
+
+Runs on CPython and MicroPython.
 """
 
 try:
@@ -10,13 +13,13 @@ except ImportError:  # pragma: no cover - every MicroPython port we target has a
     _array = None
 
 
-def _make_table():
+def _make_table(poly):
     table = [0] * 256
     for i in range(256):
         c = i
         for _ in range(8):
             if c & 1:
-                c = (c >> 1) ^ 0x8408
+                c = (c >> 1) ^ poly
             else:
                 c >>= 1
         table[i] = c
@@ -25,7 +28,8 @@ def _make_table():
     return table
 
 
-TABLE = _make_table()
+TABLE = _make_table(0x8408)
+ARC_TABLE = _make_table(0xA001)
 
 
 def crc16_x25(data, start=0, end=None):
@@ -37,6 +41,17 @@ def crc16_x25(data, start=0, end=None):
     for b in memoryview(data)[start:end]:
         crc = (crc >> 8) ^ t[(crc ^ b) & 0xFF]
     return crc ^ 0xFFFF
+
+
+def crc16_arc(data, start=0, end=None):
+    """CRC-16/ARC of data[start:end] (bytes, bytearray or memoryview), as an int."""
+    if end is None:
+        end = len(data)
+    t = ARC_TABLE
+    crc = 0
+    for b in memoryview(data)[start:end]:
+        crc = (crc >> 8) ^ t[(crc ^ b) & 0xFF]
+    return crc
 
 
 def check(data, start, end):

@@ -1,34 +1,20 @@
-"""The meter-side decoder: a byte stream in, normalized readings out (architecture.md s.3).
+"""The meter-side decoder: a byte stream in, normalized readings out (contract: architecture.md s.3).
 
-    from han.decoder import Decoder       # CPython: from dut_firmware.han.decoder import Decoder
-    d = Decoder(key=None, auth_key=None)
-    results = d.feed(chunk)               # any chunking; one result per frame completed
-    results += d.flush()                  # end of stream: a pending partial frame is 'truncated'
-    d.counters                            # frames_ok, checksum_errors, framing_errors, truncated,
-                                          # oversized, unknown_format, decrypt_errors
+    d = Decoder(key=None, auth_key=None, max_frame=2048)   # max_frame: flags / CRC line included
+    results = d.feed(chunk)     # any chunking; one result per frame completed
+    results += d.flush()        # end of stream (or a silence): a pending partial frame is 'truncated'
+    d.counters, d.last_error
 
 A result is {"ok": True, "format": "hdlc/kaifa-kfm001", "list": 2, "reading": {...}} or
-{"ok": False, "format": "hdlc", "error": "fcs mismatch"}. Nothing is lost: every frame is either
-decoded or counted once as an error, and a run of bytes that belongs to no frame is counted once as
-a framing error ({"ok": False, "format": "unknown", "error": "framing: N bytes skipped"}).
-Error texts start with the counter's word: "hcs mismatch" / "fcs mismatch" (checksum_errors),
-"framing: ...", "truncated: ...", "oversized: ...", "unknown ..." (unknown_format: unknown list,
-unknown apdu tag, unknown format: <reason>), "encrypted apdu ..." (decrypt_errors).
-`last_error` holds the latest error text (None before the first). Decoder(max_frame=N) sets the
-largest frame accepted, both flags included (default 2048).
-
-Framing (see hdlc.py): a frame is found at a 0x7E whose header checksum is right; its length is not
-trusted before that. After a bad header, a bad frame checksum or an oversized length, the search
-resumes at the byte after the bad start, and the remains of that frame are not counted again. A
-frame whose checksum fails because a new valid header starts inside it is reported as truncated.
-The decoder keeps no clock: the caller may call flush() after a silence on the line.
-
-The buffer is allocated once (max_frame bytes, flags included); feed() never copies per byte.
-Dispatch is by the byte at a frame start: 0x7E is HDLC. Other formats (M-Bus 0x68, P1 '/') will
-get their own start byte and framer here.
+{"ok": False, "format": "hdlc", "error": "fcs mismatch"}; every frame is decoded or counted once, a
+run of bytes of no frame once as framing_errors; an error text starts with its counter's word
+(hcs / fcs / crc mismatch: checksum_errors; encrypted apdu: decrypt_errors).
+Dispatch by the byte at a frame start: 0x7E is HDLC (hdlc.py: a length is trusted only after its
+HCS; after a bad frame the search resumes after its start, its remains not counted again), '/' is
+P1 (p1.py, dsmr.py: "p1/dsmr", list None). The buffer is allocated once; no per-byte copies.
 """
 
-from . import dlms, hdlc, kaifa
+from . import dlms, dsmr, hdlc, kaifa, p1
 from .dlms import DecryptError
 
 COUNTERS = (
@@ -44,6 +30,7 @@ COUNTERS = (
 DEFAULT_MAX_FRAME = 2048
 
 _FLAG = b"\x7e"
+_SLASH = b"/"
 _STRUCTURE = 0x02
 
 
@@ -53,6 +40,14 @@ def _decode_apdu(apdu):
     if body_tag != _STRUCTURE:
         raise dlms.UnknownFormat("unknown list: body type tag 0x%02x" % body_tag)
     return kaifa.decode(body, when)
+
+
+def _decode_info(info):
+    return _decode_apdu(dlms.strip_llc(info))
+
+
+def _decode_p1(telegram):
+    return "dsmr", None, dsmr.decode(telegram)
 
 
 def decode_apdu(payload):
@@ -83,6 +78,8 @@ class Decoder:
         self._need = 0  # bytes needed from _pos before the candidate there can be judged
         self._garbage = 0  # non-flag bytes skipped in the current run
         self._quiet = False  # skipping the remains of a frame already reported
+        self._scan = 0  # P1 telegram at _pos: 0 before its ident line checked out, else where to look on
+        self._tail = 0  # 2: a P1 CRC just ended, its CR LF may follow; 1: its LF may follow
 
     # -- public -------------------------------------------------------------------------------
     def feed(self, data):
@@ -125,10 +122,13 @@ class Decoder:
             end = self._end
             if pos >= end:
                 break
+            buf = self._buf
+            if buf[pos] == 0x2F:  # a P1 candidate still waiting for bytes
+                p1.cut(self, out, pos, end)
+                continue
             if end - pos == 1:  # a lone closing/idle flag
                 break
             self._end_garbage(out)
-            buf = self._buf
             if hdlc.header_ok(buf, pos, end):
                 msg = "truncated: got %d of %d bytes" % (end - pos, hdlc.frame_length(buf, pos))
             else:
@@ -182,10 +182,20 @@ class Decoder:
         end = self._end
         max_frame = self.max_frame
         while pos < end:
-            if buf[pos] != 0x7E:
+            b = buf[pos]
+            if b == 0x2F or self._tail:
+                q = p1.step(self, out, buf, pos, end)
+                if q < 0:
+                    break
+                pos = q
+                continue
+            if b != 0x7E:
                 q = buf.find(_FLAG, pos, end)
                 if q < 0:
                     q = end
+                k = buf.find(_SLASH, pos, q)
+                if k >= 0:
+                    q = k
                 if not self._quiet:
                     self._garbage += q - pos
                 pos = q
@@ -226,26 +236,31 @@ class Decoder:
             self._end = 0
         self._pos = pos
 
+    def _telegram(self, out, buf, pos, bang):
+        self._decode(out, "p1", _decode_p1, bytes(memoryview(buf)[pos:bang]))
+
     def _frame(self, out, buf, r):
         if r[4]:
             self._error(out, "unknown_format", "hdlc",
                         "unknown format: segmented hdlc frame (not supported yet)")
             return
-        info = bytes(memoryview(buf)[r[2]:r[3]])
+        self._decode(out, "hdlc", _decode_info, bytes(memoryview(buf)[r[2]:r[3]]))
+
+    def _decode(self, out, fmt, decode, data):
         try:
-            kind, list_no, reading = _decode_apdu(dlms.strip_llc(info))
+            kind, list_no, reading = decode(data)
         except DecryptError as e:
-            self._error(out, "decrypt_errors", "hdlc", str(e))
+            self._error(out, "decrypt_errors", fmt, str(e))
             return
         except ValueError as e:
             msg = str(e)
             if not msg.startswith("unknown"):
                 msg = "unknown format: " + msg
-            self._error(out, "unknown_format", "hdlc", msg)
+            self._error(out, "unknown_format", fmt, msg)
             return
         except Exception as e:  # never let one odd frame stop the reader
-            self._error(out, "unknown_format", "hdlc",
+            self._error(out, "unknown_format", fmt,
                         "unknown format: decode failed: %s %s" % (type(e).__name__, e))
             return
         self.counters["frames_ok"] += 1
-        out.append({"ok": True, "format": "hdlc/" + kind, "list": list_no, "reading": reading})
+        out.append({"ok": True, "format": fmt + "/" + kind, "list": list_no, "reading": reading})

@@ -6,10 +6,13 @@ Wire units: W, var, mA, 0.1 V, Wh, varh, every number a ``06`` uint32; header da
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from rig.emulators import axdr, dlms, hdlc
+from rig.emulators.schedule import KaifaSchedule
 from rig.line import LineSettings
 from rig.reading import Reading
 
@@ -83,10 +86,15 @@ class KaifaProfile:
     country: str = "NO"
     protocol: str = "HDLC/DLMS KFM_001"
     line: LineSettings = field(default_factory=lambda: LineSettings(2400, 8, "E", 1))
-    frame_interval_s: float = 2.0
     list_version: str = LIST_VERSION
+    schedule: KaifaSchedule = field(default_factory=KaifaSchedule)
     lists: dict[int, str] = field(default_factory=lambda: dict(LISTS))
     list_fields: dict[int, tuple[str, ...]] = field(default_factory=lambda: dict(LIST_FIELDS))
+
+    @property
+    def frame_interval_s(self) -> float:
+        """Seconds between two frames (any list)."""
+        return self.schedule.frame_interval_s
 
     @property
     def meter_type(self) -> str:
@@ -99,6 +107,17 @@ class KaifaProfile:
             return self.list_fields[list_no]
         except KeyError:
             raise ValueError(f"{self.id} has no list {list_no}; lists: {sorted(self.list_fields)}") from None
+
+    def resolve_meter_id(self, meter_id: str | None) -> str:
+        """The meter id sent in Lists 2 and 3: ``DEFAULT_METER_ID`` when None; must be 16 digits."""
+        resolved = DEFAULT_METER_ID if meter_id is None else str(meter_id)
+        if len(resolved) != 16 or not resolved.isdigit():
+            raise ValueError(f"meter id must be 16 digits, got {resolved!r}")
+        return resolved
+
+    def frame_values(self, values: Reading, overrides: Mapping[str, Any]) -> Reading:
+        """``values`` (the model's) with ``overrides`` applied; nothing is derived."""
+        return {**values, **overrides}
 
     def _not_measured(self, name: str) -> bool:
         return self.wiring == "IT" and name == "u_l2_v"

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from rig.emulators.kaifa import MA304H3E, MA304H4
+from rig.emulators.landis_gyr import E360
+from rig.emulators.schedule import Schedule
 from rig.line import LineSettings
 from rig.reading import Reading
 
 
 class MeterProfile(Protocol):
-    """What the rig needs to know about a meter model to play it."""
+    """What the rig needs to know about a meter model to play it.
+
+    ``schedule`` says which list is sent at which meter time and whose values it carries;
+    ``frame_interval_s`` is the schedule's. ``resolve_meter_id`` gives the meter id a ``Meter`` uses
+    (the default for None; ValueError when the meter cannot carry the one given); ``frame_values``
+    applies explicit overrides to the model's values and derives what the meter derives.
+    """
 
     id: str
     make: str
@@ -20,18 +29,27 @@ class MeterProfile(Protocol):
     protocol: str
     wiring: str
     line: LineSettings
-    frame_interval_s: float
     lists: dict[int, str]
     list_fields: dict[int, tuple[str, ...]]
 
+    @property
+    def schedule(self) -> Schedule: ...
+
+    @property
+    def frame_interval_s(self) -> float: ...
+
     def fields(self, list_no: int) -> tuple[str, ...]: ...
+
+    def resolve_meter_id(self, meter_id: str | None) -> str | None: ...
+
+    def frame_values(self, values: Reading, overrides: Mapping[str, Any]) -> Reading: ...
 
     def quantize(self, list_no: int, values: Reading, at: datetime) -> Reading: ...
 
     def encode(self, list_no: int, reading: Reading, at: datetime) -> bytes: ...
 
 
-_PROFILES: dict[str, MeterProfile] = {p.id: p for p in (MA304H4, MA304H3E)}
+_PROFILES: dict[str, MeterProfile] = {p.id: p for p in (MA304H4, MA304H3E, E360)}
 
 
 def get_profile(profile_id: str) -> MeterProfile:

@@ -1,7 +1,15 @@
-"""When a Kaifa meter sends which list, as a pure function of the meter clock, and meter/real time.
+"""When a meter sends which list, as a pure function of the meter clock, and meter/real time.
 
-One frame every 2 s on even seconds; List 2 when seconds % 10 == 0, otherwise List 1; at XX:00:10
-List 3 is sent instead of List 2, carrying the instant values of XX:00:00 (its clock reads XX:00:10).
+Each profile owns a :class:`Schedule`:
+
+- :class:`PeriodicSchedule`: one list every ``interval_s`` seconds, on the seconds of the minute
+  divisible by it (Landis+Gyr E360 P1: list 1 every 10 s, on :00, :10, ...).
+- :class:`KaifaSchedule`: one frame every 2 s on even seconds; List 2 when seconds % 10 == 0,
+  otherwise List 1; at XX:00:10 List 3 is sent instead of List 2, carrying the instant values of
+  XX:00:00 (its clock reads XX:00:10).
+
+The module-level ``list_at``, ``next_frame_time``, ``values_time`` and ``frame_times`` are the Kaifa
+schedule's.
 """
 
 from __future__ import annotations
@@ -9,47 +17,134 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
-FRAME_INTERVAL_S = 2
-LIST3_VALUES_AGE_S = 10  # List 3 at XX:00:10 carries the values of XX:00:00
+FRAME_INTERVAL_S = 2  # Kaifa
+LIST3_VALUES_AGE_S = 10  # Kaifa List 3 at XX:00:10 carries the values of XX:00:00
+
+
+class Schedule(Protocol):
+    """Which list a meter sends at which meter time, and the instant whose values each frame carries."""
+
+    @property
+    def frame_interval_s(self) -> float: ...
+
+    @property
+    def description(self) -> str: ...
+
+    def list_at(self, at: datetime) -> int | None: ...
+
+    def next_frame_time(self, at: datetime) -> datetime: ...
+
+    def values_time(self, at: datetime, list_no: int) -> datetime: ...
+
+    def frame_times(
+        self, start: datetime, count: int | None = None, until: datetime | None = None
+    ) -> Iterator[tuple[datetime, int]]: ...
+
+
+@dataclass(frozen=True)
+class PeriodicSchedule:
+    """List ``list_no`` every ``interval_s`` seconds, on the seconds of the minute divisible by it."""
+
+    interval_s: int
+    list_no: int = 1
+
+    def __post_init__(self) -> None:
+        if self.interval_s <= 0 or 60 % self.interval_s:
+            raise ValueError(f"the frame interval must divide a minute, got {self.interval_s} s")
+
+    @property
+    def frame_interval_s(self) -> float:
+        """Seconds between two frames."""
+        return float(self.interval_s)
+
+    @property
+    def description(self) -> str:
+        """When frames are sent, for messages."""
+        return f"every {self.interval_s} s, on seconds divisible by {self.interval_s}"
+
+    def _is_frame_time(self, at: datetime) -> bool:
+        return not at.microsecond and not at.second % self.interval_s
+
+    def list_at(self, at: datetime) -> int | None:
+        """The list sent at meter time ``at``, or None when no frame is sent then."""
+        return self.list_no if self._is_frame_time(at) else None
+
+    def next_frame_time(self, at: datetime) -> datetime:
+        """The first frame time at or after ``at``."""
+        base = at.replace(microsecond=0)
+        if base < at:
+            base += timedelta(seconds=1)
+        return base + timedelta(seconds=-base.second % self.interval_s)
+
+    def values_time(self, at: datetime, list_no: int) -> datetime:
+        """The instant whose values a frame of ``list_no`` sent at ``at`` carries."""
+        return at
+
+    def frame_times(
+        self, start: datetime, count: int | None = None, until: datetime | None = None
+    ) -> Iterator[tuple[datetime, int]]:
+        """``(at, list_no)`` of the frames from ``start`` on; stops after ``count`` frames or before
+        ``until`` (exclusive); endless when both are None."""
+        at = self.next_frame_time(start)
+        step = timedelta(seconds=self.interval_s)
+        sent = 0
+        while (count is None or sent < count) and (until is None or at < until):
+            yield at, self.list_at(at)  # type: ignore[misc]
+            sent += 1
+            at += step
+
+
+@dataclass(frozen=True)
+class KaifaSchedule(PeriodicSchedule):
+    """Kaifa KFM_001: List 1 every 2 s, List 2 every 10 s, List 3 at XX:00:10 with XX:00:00 values."""
+
+    interval_s: int = FRAME_INTERVAL_S
+
+    @property
+    def description(self) -> str:
+        """When frames are sent, for messages."""
+        return "every 2 s, even s"
+
+    def list_at(self, at: datetime) -> int | None:
+        """The list sent at meter time ``at``, or None when no frame is sent then (odd or fractional s)."""
+        if not self._is_frame_time(at):
+            return None
+        if at.second % 10:
+            return 1
+        if at.minute == 0 and at.second == 10:
+            return 3
+        return 2
+
+    def values_time(self, at: datetime, list_no: int) -> datetime:
+        """The instant whose values a frame sent at ``at`` carries (List 3: 10 s earlier)."""
+        return at - timedelta(seconds=LIST3_VALUES_AGE_S) if list_no == 3 else at
+
+
+KAIFA = KaifaSchedule()
 
 
 def list_at(at: datetime) -> int | None:
-    """The list sent at meter time ``at``, or None when no frame is sent then (odd or fractional s)."""
-    if at.microsecond or at.second % FRAME_INTERVAL_S:
-        return None
-    if at.second % 10:
-        return 1
-    if at.minute == 0 and at.second == 10:
-        return 3
-    return 2
+    """Kaifa: the list sent at meter time ``at``, or None when no frame is sent then."""
+    return KAIFA.list_at(at)
 
 
 def next_frame_time(at: datetime) -> datetime:
-    """The first frame time at or after ``at``."""
-    base = at.replace(microsecond=0)
-    if base < at:
-        base += timedelta(seconds=1)
-    return base + timedelta(seconds=base.second % FRAME_INTERVAL_S)
+    """Kaifa: the first frame time at or after ``at``."""
+    return KAIFA.next_frame_time(at)
 
 
 def values_time(at: datetime, list_no: int) -> datetime:
-    """The instant whose values a frame sent at ``at`` carries (List 3: 10 s earlier)."""
-    return at - timedelta(seconds=LIST3_VALUES_AGE_S) if list_no == 3 else at
+    """Kaifa: the instant whose values a frame sent at ``at`` carries (List 3: 10 s earlier)."""
+    return KAIFA.values_time(at, list_no)
 
 
 def frame_times(
     start: datetime, count: int | None = None, until: datetime | None = None
 ) -> Iterator[tuple[datetime, int]]:
-    """``(at, list_no)`` of the frames from ``start`` on; stops after ``count`` frames or before
-    ``until`` (exclusive); endless when both are None."""
-    at = next_frame_time(start)
-    step = timedelta(seconds=FRAME_INTERVAL_S)
-    sent = 0
-    while (count is None or sent < count) and (until is None or at < until):
-        yield at, list_at(at)  # type: ignore[misc]
-        sent += 1
-        at += step
+    """Kaifa: ``(at, list_no)`` of the frames from ``start`` on (see :meth:`PeriodicSchedule.frame_times`)."""
+    return KAIFA.frame_times(start, count=count, until=until)
 
 
 @dataclass(frozen=True)

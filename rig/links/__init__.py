@@ -9,24 +9,24 @@ from __future__ import annotations
 from pathlib import Path
 
 from rig.line import LineSettings
-from rig.links.base import CAPTURE_FORMAT, Link, LinkError, read_capture
+from rig.links.base import Link, LinkError
 from rig.links.pacing import Pacer
 from rig.links.pty import PtyLink
 from rig.links.serial import SerialLink
 
 SIM_URLS = ("sim", "pty")
 
-__all__ = ["CAPTURE_FORMAT", "Link", "LinkError", "Pacer", "PtyLink", "SerialLink", "open_link",
-           "read_capture", "SIM_URLS"]
+__all__ = ["Link", "LinkError", "Pacer", "PtyLink", "SerialLink", "open_link", "SIM_URLS"]
 
 
 def open_link(url: str, line: LineSettings, speed: float = 1.0,
-              log_path: str | Path | None = None) -> Link:
+              log_path: str | Path | None = None, meter: str | None = None) -> Link:
     """Open the link named by ``url``: ``"sim"``/``"pty"`` -> :class:`PtyLink`, else :class:`SerialLink`.
 
     ``speed`` (time compression) applies to the lines the rig paces itself (the pty, ``socket://``,
-    ``loop://``); a UART sends at its own baud rate whatever the speed.
+    ``loop://``); a UART sends at its own baud rate whatever the speed. With ``log_path``, the link
+    writes a capture of everything it sends there, naming ``meter`` (a profile id) in its header.
     """
     if url in SIM_URLS:
-        return PtyLink(line, speed=speed, log_path=log_path, url=url)
-    return SerialLink(url, line, log_path=log_path, speed=speed)
+        return PtyLink(line, speed=speed, log_path=log_path, url=url, meter=meter)
+    return SerialLink(url, line, log_path=log_path, speed=speed, meter=meter)

@@ -1,14 +1,11 @@
-"""The ``Link`` contract and the capture log every link writes.
+"""The ``Link`` contract, and the capture every link can write of what it sent.
 
-Capture format (``line.log``; also the replayable capture format): one text line per ``write()``::
-
-    <seconds since the link was opened, 6 decimals> <number of bytes> <hex, lowercase, no spaces>
-    0.000000 3 7ea0
-    2.000412 228 7ea0e22b2113...
-
-The time is when the first byte of the write started on the line (for a paced pty: its first
-deadline minus one character time; for a pyserial port: when ``write`` was called). Lines starting
-with ``#`` are comments. Replaying = writing each payload when its time has come.
+With a ``log_path``, a link records each ``write()`` as one chunk of a capture (:mod:`rig.capture`,
+``line.jsonl`` in a run folder): the header names the meter, the line settings, the wall-clock start and
+``{"source": {"link": url}}``; a chunk's ``t`` is when the first byte of the write started on the line,
+in seconds since the link was opened (for a paced pty: its first deadline minus one character time;
+for a UART: when ``write`` was called), with the ``note`` given to ``write`` (expect, list, counts,
+fault, note). Replaying = writing each chunk when its time has come (:func:`rig.replay.replay`).
 """
 
 from __future__ import annotations
@@ -16,64 +13,17 @@ from __future__ import annotations
 import threading
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO
+from typing import Any
 
-CAPTURE_FORMAT = "<seconds since open, 6 decimals> <n bytes> <hex>"
+from rig.capture import CaptureWriter, Chunk
+from rig.line import LineSettings
 
 
 class LinkError(RuntimeError):
     """A link could not be opened or used."""
-
-
-class CaptureLog:
-    """Appends one capture line per write to ``path`` (thread-safe, flushed per line)."""
-
-    def __init__(self, path: str | Path, opened_at: float, header: str = "") -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._opened_at = opened_at
-        self._lock = threading.Lock()
-        self._fh: IO[str] | None = open(self.path, "w", encoding="ascii")
-        if header:
-            self._fh.write(f"# {header}\n")
-        self._fh.write(f"# {CAPTURE_FORMAT}\n")
-        self._fh.flush()
-
-    def record(self, at: float, data: bytes) -> None:
-        """Log ``data`` as sent at monotonic time ``at``."""
-        with self._lock:
-            if self._fh is None:
-                return
-            self._fh.write(f"{at - self._opened_at:.6f} {len(data)} {data.hex()}\n")
-            self._fh.flush()
-
-    def close(self) -> None:
-        with self._lock:
-            if self._fh is not None:
-                self._fh.close()
-                self._fh = None
-
-
-def read_capture(path: str | Path) -> list[tuple[float, bytes]]:
-    """Parse a capture log into ``[(seconds since open, payload), ...]``; ``ValueError`` on a bad line."""
-    out: list[tuple[float, bytes]] = []
-    for no, raw in enumerate(Path(path).read_text(encoding="ascii").splitlines(), 1):
-        text = raw.strip()
-        if not text or text.startswith("#"):
-            continue
-        parts = text.split()
-        try:
-            if len(parts) not in (2, 3):
-                raise ValueError("expected '<seconds> <n bytes> <hex>'")
-            at, n = float(parts[0]), int(parts[1])
-            data = bytes.fromhex(parts[2]) if len(parts) == 3 else b""
-            if len(data) != n:
-                raise ValueError(f"byte count {n} but {len(data)} bytes of hex")
-        except ValueError as exc:
-            raise ValueError(f"{path}:{no}: bad capture line {text[:60]!r}: {exc}") from None
-        out.append((at, data))
-    return out
 
 
 class Link(ABC):
@@ -86,24 +36,34 @@ class Link(ABC):
 
     def __init__(self, log_path: str | Path | None = None) -> None:
         self.opened_at = time.monotonic()
+        self.started = datetime.now(UTC)  # wall-clock time of opened_at
         self.log_path = Path(log_path) if log_path is not None else None
-        self._log: CaptureLog | None = None
+        self._log: CaptureWriter | None = None
+        # a write and its capture line happen together, so the capture stays in line order across threads
+        self._write_lock = threading.Lock()
 
-    def _open_log(self, header: str) -> None:
+    def _open_log(self, line: LineSettings, meter: str | None, **meta: Any) -> None:
         if self.log_path is not None:
-            self._log = CaptureLog(self.log_path, self.opened_at, header)
+            header = {"meter": meter, "line": str(line), "started": self.started.isoformat(timespec="milliseconds"),
+                      "source": {"link": self.url}, **meta}
+            self._log = CaptureWriter(self.log_path, header)
 
-    def _record(self, at: float, data: bytes) -> None:
+    def _record(self, at: float, data: bytes, note: dict[str, Any]) -> None:
+        """Log a write whose first byte started on the line at monotonic time ``at``."""
         if self._log is not None:
-            self._log.record(at, data)
+            self._log.write(Chunk(max(0.0, at - self.opened_at), data, **note))
 
     def _close_log(self) -> None:
         if self._log is not None:
             self._log.close()
 
     @abstractmethod
-    def write(self, data: bytes) -> float:
-        """Send ``data``; return the monotonic time when its last byte is on the line."""
+    def write(self, data: bytes, note: Mapping[str, Any] | None = None) -> float:
+        """Send ``data``; return the monotonic time when its last byte is on the line.
+
+        ``note`` (keys expect, list, counts, fault, note) is recorded with the write's chunk in the
+        capture; ValueError, before anything is sent, when a key or value is not one a chunk takes.
+        """
 
     @abstractmethod
     def close(self) -> None:

@@ -19,8 +19,11 @@ import select
 import termios
 import threading
 import tty
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
+from rig.capture import check_note
 from rig.line import LineSettings
 from rig.links.base import Link, LinkError
 from rig.links.pacing import Pacer
@@ -39,7 +42,7 @@ class PtyLink(Link):
     """A paced pty pair; ``device`` is the slave path (e.g. ``/dev/pts/7``) to give the DUT."""
 
     def __init__(self, line: LineSettings, speed: float = 1.0, log_path: str | Path | None = None,
-                 *, url: str = "pty") -> None:
+                 *, url: str = "pty", meter: str | None = None) -> None:
         super().__init__(log_path)
         self.line = line
         self.url = url
@@ -61,21 +64,22 @@ class PtyLink(Link):
         self._wake_r, self._wake_w = os.pipe()
         self._drain = threading.Thread(target=self._drain_loop, name=f"drain {self.device}", daemon=True)
         self._drain.start()
-        self._open_log(f"{self.name} {line} speed {self.pacer.speed:g}")
+        self._open_log(line, meter, speed=self.pacer.speed)
 
     @property
     def speed(self) -> float:
         return self.pacer.speed
 
-    def write(self, data: bytes) -> float:
+    def write(self, data: bytes, note: Mapping[str, Any] | None = None) -> float:
         """Write ``data`` paced at the line rate; return the monotonic time its last byte is on the line."""
         if self._closed:
             raise LinkError(f"{self.name} is closed")
-        data = bytes(data)
-        start, end = self.pacer.pace(data, self._raw_write)
-        self.last_write = (start, end)
-        if data:
-            self._record(start, data)
+        data, annotations = bytes(data), check_note(note)
+        with self._write_lock:
+            start, end = self.pacer.pace(data, self._raw_write)
+            self.last_write = (start, end)
+            if data:
+                self._record(start, data, annotations)
         return end
 
     def dut_termios(self) -> int | None:

@@ -6,7 +6,7 @@ import html
 from collections import Counter
 
 from rig.checks import InterfaceSummary
-from rig.runner import ERROR_COUNTERS, StreamResult
+from rig.engine import JUDGED_COUNTERS, StreamResult
 
 
 def summarise(result: StreamResult) -> dict[str, InterfaceSummary]:
@@ -17,33 +17,41 @@ def summarise(result: StreamResult) -> dict[str, InterfaceSummary]:
     return summaries
 
 
+def _cells(cells: list[object], tag: str = "td") -> str:
+    return "<tr>" + "".join(f"<{tag}>{html.escape(str(c))}</{tag}>" for c in cells) + "</tr>"
+
+
 def as_html(result: StreamResult) -> str:
-    """A short block: frames sent by list, what the DUT counted, and a table per interface."""
+    """A short block: frames sent by list, faults injected, the DUT's counters against a correct reader's,
+    and a table per interface."""
     lists = Counter(f.list_no for f in result.sent)
     sent = ", ".join(f"List {k}: {v}" for k, v in sorted(lists.items()))
-    damaged = sum(1 for f in result.sent if f.corrupt)
-    if damaged:
-        sent += f"; {damaged} damaged on purpose"
-    errors = {k: result.dut_counters.get(k, 0) for k in ERROR_COUNTERS if result.dut_counters.get(k)}
-    rows = []
+    faults = ", ".join(f"{k} ({v} writes)" for k, v in sorted(result.faults.items())) or "none"
+    counters = [_cells(["counter", "a correct reader counts", "the DUT counted"], "th")]
+    for name in JUDGED_COUNTERS:
+        want, got = result.expected_counts.get(name, 0), result.dut_counters.get(name, 0)
+        if want or got:
+            counters.append(_cells([name, want, got if got == want else f"{got} (differs)"]))
+    rows = [_cells(["interface", "passed", "failed", "overtaken", "p50 ms", "p99 ms", "max ms"], "th")]
     for name, summary in sorted(summarise(result).items()):
         lat = summary.as_dict()["latency_ms"]
-        cells = [name, summary.passed, summary.failed, summary.overtaken,
-                 *("-" if lat[q] is None else f"{lat[q]:.1f}" for q in ("p50", "p99", "max"))]
-        rows.append("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>")
-    head = "".join(f"<th>{h}</th>" for h in ("interface", "passed", "failed", "overtaken", "p50 ms", "p99 ms",
-                                             "max ms"))
-    error_text = html.escape(str(errors)) if errors else "none"
+        rows.append(_cells([name, summary.passed, summary.failed, summary.overtaken,
+                            *("-" if lat[q] is None else f"{lat[q]:.1f}" for q in ("p50", "p99", "max"))]))
     stopped = f"<p><b>stream stopped:</b> {html.escape(result.error)}</p>" if result.error else ""
-    return (f"<div><p>frames sent: {len(result.sent)} ({html.escape(sent)}); decoded by the DUT: "
-            f"{result.dut_counters.get('frames_ok', 0)}; errors counted: {error_text}</p>{stopped}"
-            f"<table><tr>{head}</tr>{''.join(rows)}</table></div>")
+    return (f"<div><p>frames to publish: {len(result.sent)} ({html.escape(sent)}); writes on the line: "
+            f"{result.writes}; faults injected: {html.escape(faults)}</p>{stopped}"
+            f"<table>{''.join(counters)}</table><table>{''.join(rows)}</table></div>")
 
 
 def as_properties(result: StreamResult, prefix: str = "") -> list[tuple[str, object]]:
     """Name/value pairs for JUnit ``<properties>``: frames, and per interface counts and latencies."""
     props: list[tuple[str, object]] = [(f"{prefix}frames_sent", len(result.sent)),
                                        (f"{prefix}frames_decoded", result.dut_counters.get("frames_ok", 0))]
+    for name in JUDGED_COUNTERS[1:]:
+        want, got = result.expected_counts.get(name, 0), result.dut_counters.get(name, 0)
+        if want or got:
+            props += [(f"{prefix}{name}_expected", want), (f"{prefix}{name}_counted", got)]
+    props += [(f"{prefix}fault_{name}", n) for name, n in sorted(result.faults.items())]
     for name, summary in sorted(summarise(result).items()):
         d = summary.as_dict()
         props += [(f"{prefix}{name}_passed", d["passed"]), (f"{prefix}{name}_failed", d["failed"])]

@@ -7,7 +7,7 @@ from datetime import datetime
 
 import pytest
 
-from rig.runner import ERROR_COUNTERS
+from rig.engine import ERROR_COUNTERS
 
 PROFILES = ["kaifa-ma304h4", "kaifa-ma304h3e"]
 # A start time whose next three frames include the list under test, in the middle.

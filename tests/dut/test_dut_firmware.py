@@ -7,10 +7,11 @@ from datetime import datetime
 import pytest
 import requests
 
+from rig.capture import read_capture
 from rig.dut import SoftwareDut
 from rig.emulators import Meter, get_profile
 from rig.line import LineSettings
-from rig.links import PtyLink, read_capture
+from rig.links import PtyLink
 
 
 def test_real_firmware_ready_health_stop(tmp_path):
@@ -38,7 +39,7 @@ def test_frames_over_the_pty_reach_the_firmware(tmp_path):
     """End to end: emulator frames -> paced pty -> firmware -> HTTP /meter."""
     profile = get_profile("kaifa-ma304h4")
     meter = Meter(profile, seed=1, start=datetime(2024, 10, 1, 19, 0, 0))
-    with PtyLink(profile.line, speed=10, log_path=tmp_path / "line.log") as link, \
+    with PtyLink(profile.line, speed=10, log_path=tmp_path / "line.jsonl") as link, \
             SoftwareDut(tmp_path, link.device, baud=profile.line.baud) as dut:
         dut.wait_for_line(r"serial .* open", timeout=5)
         frames = list(meter.frames(count=3))
@@ -53,4 +54,4 @@ def test_frames_over_the_pty_reach_the_firmware(tmp_path):
         assert health["counters"]["frames_ok"] == 3, dut.tail()
         assert requests.get(dut.http_url + "/meter", timeout=5).status_code == 200
     assert link.dropped == 0
-    assert [d for _, d in read_capture(tmp_path / "line.log")] == [f.data for f in frames]
+    assert [chunk.data for chunk in read_capture(tmp_path / "line.jsonl").chunks] == [f.data for f in frames]

@@ -138,7 +138,7 @@ def test_list1_ignores_fields_it_does_not_carry(tn_meter):
 
 def test_profiles_registry():
     ids = [p.id for p in list_profiles()]
-    assert ids == ["kaifa-ma304h3e", "kaifa-ma304h4"]
+    assert ids == ["kaifa-ma304h3e", "kaifa-ma304h4", "landis-gyr-e360"]
     tn = get_profile("kaifa-ma304h4")
     assert (tn.make, tn.model, tn.country, tn.protocol) == ("Kaifa", "MA304H4", "NO", "HDLC/DLMS KFM_001")
     assert tn.line == LineSettings(2400, 8, "E", 1)

@@ -3,9 +3,17 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from rig.emulators import Meter
+from rig.emulators import Meter, get_profile
 from rig.emulators.kaifa import from_wire, to_wire
-from rig.emulators.schedule import Clock, frame_times, list_at, next_frame_time, values_time
+from rig.emulators.schedule import (
+    KAIFA,
+    Clock,
+    PeriodicSchedule,
+    frame_times,
+    list_at,
+    next_frame_time,
+    values_time,
+)
 
 T0 = datetime(2024, 10, 1, 19, 0, 0)
 
@@ -77,3 +85,39 @@ def test_clock_real_time_and_compressed():
     assert fast.elapsed_s(fast.meter_time(1.25)) == pytest.approx(1.25)
     with pytest.raises(ValueError):
         Clock(T0, speed=0)
+
+
+def test_each_profile_owns_its_schedule():
+    kaifa, e360 = get_profile("kaifa-ma304h4"), get_profile("landis-gyr-e360")
+    assert kaifa.schedule == KAIFA and kaifa.frame_interval_s == 2.0
+    assert e360.schedule == PeriodicSchedule(10, 1) and e360.frame_interval_s == 10.0
+    at = datetime(2024, 10, 1, 20, 0, 10)
+    assert kaifa.schedule.list_at(at) == 3 and kaifa.schedule.values_time(at, 3) == datetime(2024, 10, 1, 20, 0, 0)
+    assert e360.schedule.list_at(at) == 1 and e360.schedule.values_time(at, 1) == at
+    kaifa_times = list(KAIFA.frame_times(T0, until=T0 + timedelta(minutes=5)))
+    assert kaifa_times == list(frame_times(T0, until=T0 + timedelta(minutes=5)))
+
+
+def test_periodic_schedule():
+    every_10 = PeriodicSchedule(10)
+    assert [every_10.list_at(T0 + timedelta(seconds=s)) for s in (0, 2, 5, 10, 59, 60)] == [1, None, None, 1, None, 1]
+    assert every_10.list_at(T0 + timedelta(seconds=10, microseconds=1)) is None
+    assert every_10.next_frame_time(datetime(2024, 10, 1, 19, 0, 0, 1)) == datetime(2024, 10, 1, 19, 0, 10)
+    assert every_10.next_frame_time(datetime(2024, 10, 1, 19, 59, 51)) == datetime(2024, 10, 1, 20, 0, 0)
+    assert every_10.next_frame_time(T0) == T0
+    lists = Counter(n for _, n in every_10.frame_times(T0, until=T0 + timedelta(hours=1)))
+    assert lists == {1: 360}
+    assert [at.second for at, _ in every_10.frame_times(T0 + timedelta(seconds=55), count=3)] == [0, 10, 20]
+    assert PeriodicSchedule(5, list_no=2).list_at(T0 + timedelta(seconds=25)) == 2
+    for bad in (0, 7, -10):
+        with pytest.raises(ValueError, match="divide a minute"):
+            PeriodicSchedule(bad)
+
+
+def test_meter_uses_the_profile_schedule():
+    e360 = Meter("landis-gyr-e360", seed=1, start=T0)
+    assert [f.at.second for f in e360.frames(count=3)] == [0, 10, 20]
+    assert {f.list for f in e360.frames(count=12)} == {1}
+    with pytest.raises(ValueError, match="no frame"):
+        e360.frame_at(T0 + timedelta(seconds=2))
+    assert Meter("kaifa-ma304h4", seed=1, start=T0).frame_at(T0 + timedelta(seconds=2)).list == 1

@@ -1,9 +1,8 @@
 """Test data of the HAN decoder tests (test_han_*.py) beyond tests/spec_frames.py. Not a test module.
 
-Independent of the rig's encoders: frames come from ../shared/reference-frames/frames.json (the root
-fixture ``reference_frames``) and from the annotated examples of han-protocols.md s.1.5
-(tests/spec_frames.py); checksums for crafted frames come from the bitwise CRC-16/X.25 below, not from
-the module under test.
+Independent of the rig's encoders: frames come from the capture library captures/ (the root fixture
+``reference_frames``) and from the annotated 2024-10-01 frames of a Kaifa MA304H4 (tests/spec_frames.py);
+checksums for crafted frames come from the bitwise CRC-16/X.25 below, not from the module under test.
 """
 
 from tests.spec_frames import LIST1_HEX, LIST1_READING, LIST2_HEX, LIST2_READING, LIST3_HEX, LIST3_READING

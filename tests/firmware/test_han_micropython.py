@@ -1,4 +1,5 @@
-"""The HAN decoder under the real MicroPython (unix port): same results as CPython, and it compiles."""
+"""The HAN decoder under the real MicroPython (unix port): same results as CPython for the HDLC frames and
+the P1 telegrams (also in a 64 KiB heap), and every module compiles."""
 
 import glob
 import json
@@ -18,9 +19,15 @@ SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "han_mp_decode
 HAN_FILES = sorted(glob.glob(os.path.join(FIRMWARE_DIR, "han", "*.py")))
 
 
+def _p1_telegrams(reference_frames):
+    return [f["data_text"].encode() for f in reference_frames if f["kind"] == "p1"]
+
+
 def _spec(reference_frames):
     frames = [f["data_hex"] for f in td.hdlc_frames(reference_frames)]
     frames += [unhex(t).hex() for _, t, _, _ in td.ANNOTATED]
+    telegrams = _p1_telegrams(reference_frames)
+    frames += [t.hex() for t in telegrams]
     llc = [f["data_hex"] for f in td.kaifa_frames(reference_frames, ("llc",))]
     # the stream: every frame, garbage, a corrupt FCS, a bad length, a truncated frame
     l1, l2, l3 = (unhex(t) for _, t, _, _ in td.ANNOTATED)
@@ -28,11 +35,18 @@ def _spec(reference_frames):
     bad_fcs[-2] ^= 0x55
     bad_len = bytearray(l3)
     bad_len[2] ^= 0x01
-    parts = [bytes.fromhex(h) for h in frames]
+    parts = [bytes.fromhex(h) for h in frames[:len(frames) - len(telegrams)]]
     stream = b"junk" + b"".join(parts) + bytes(bad_fcs) + l1 + bytes(bad_len) + l1 + l3[:50] + l2 + l2[:70]
+    # the P1 stream: garbage with '/', every P1 telegram, a bad CRC, an HDLC frame, a telegram cut off by
+    # the next one, one without CRC, and a '/' with half an ident line at the end
+    e360 = next(t for t in telegrams if t.startswith(b"/LGF5E360") and b"!2154" in t)
+    bad_crc = e360.replace(b"230.7*V", b"231.7*V")
+    no_crc = e360[:e360.index(b"!") + 1] + b"\r\n"
+    p1_stream = (b"noise / 1/2 " + b"".join(telegrams) + bad_crc + l1 + e360[:300] + e360 + no_crc
+                 + b"/LGF5")
     rng = random.Random(5)
     chunks = [rng.randint(1, 97) for _ in range(len(stream) // 45)]
-    return {"frames": frames, "llc": llc, "stream": stream.hex(), "chunks": chunks}
+    return {"frames": frames, "llc": llc, "streams": [stream.hex(), p1_stream.hex()], "chunks": chunks}
 
 
 def _run(interpreter, spec_path, *options):
@@ -65,13 +79,23 @@ def _same(a, b, path="$"):
 def spec_path(tmp_path_factory, reference_frames):
     spec = _spec(reference_frames)
     path = tmp_path_factory.mktemp("han_mp") / "spec.txt"
-    lines = ["frame " + h for h in spec["frames"]] + ["llc " + h for h in spec["llc"]]
-    lines.append("begin " + " ".join(str(n) for n in spec["chunks"]))
-    hexdata = spec["stream"]
-    lines += ["data " + hexdata[i:i + 256] for i in range(0, len(hexdata), 256)] + ["end"]
+    lines = []
+    for h in spec["frames"]:  # a long frame (a P1 telegram) in lines of 256 hex digits
+        lines += ["more " + h[i:i + 256] for i in range(0, len(h) - 256, 256)]
+        lines.append("frame " + h[(len(h) - 1) // 256 * 256:])
+    lines += ["llc " + h for h in spec["llc"]]
+    for hexdata in spec["streams"]:
+        lines.append("begin " + " ".join(str(n) for n in spec["chunks"]))
+        lines += ["data " + hexdata[i:i + 256] for i in range(0, len(hexdata), 256)] + ["end"]
     path.write_text("\n".join(lines) + "\n")
     (path.parent / "spec.json").write_text(json.dumps(spec))
     return str(path)
+
+
+def _stream(out, s):
+    """The results of stream s and its counters."""
+    records = [x for x in out if x["case"] == "stream" and x["s"] == s]
+    return [x["result"] for x in records[:-1]], records[-1]["counters"]
 
 
 @pytest.mark.parametrize("heap", [None, "64K"])
@@ -80,13 +104,20 @@ def test_micropython_decodes_like_cpython(spec_path, heap, micropython):
     options = ("-X", "heapsize=" + heap) if heap else ()
     _same(_run(micropython, spec_path, *options), cpython)
     frames = [x for x in cpython if x["case"] == "frame"]
-    assert sum(x["counters"]["frames_ok"] for x in frames) == 12
+    assert sum(x["counters"]["frames_ok"] for x in frames) == 12 + 4  # HDLC + P1 (the Kaifa P1 has a bad CRC)
+    p1 = [r for x in frames for r in x["results"] if r["format"].startswith("p1")]
+    assert [r["format"] for r in p1].count("p1/dsmr") == 4
+    assert [r["error"] for r in p1 if not r["ok"]] == ["crc mismatch: telegram says D770, computed B2F6"]
     assert all("reading" in x for x in cpython if x["case"] == "llc")
-    stream = [x for x in cpython if x["case"] == "stream"]
-    c = stream[-1]["counters"]
-    assert len(stream) - 1 == sum(c.values())
+    results, c = _stream(cpython, 0)
+    assert len(results) == sum(c.values())
     assert c["frames_ok"] == 12 + 3 and c["checksum_errors"] == 2 and c["truncated"] == 2
     assert c["framing_errors"] == 1
+    results, c = _stream(cpython, 1)
+    assert len(results) == sum(c.values())
+    assert c == {"frames_ok": 4 + 1 + 1 + 1, "checksum_errors": 2, "framing_errors": 2, "truncated": 1,
+                 "oversized": 0, "unknown_format": 0, "decrypt_errors": 0}
+    assert [r["format"] for r in results if r["ok"]] == ["p1/dsmr"] * 4 + ["hdlc/kaifa-kfm001"] + ["p1/dsmr"] * 2
 
 
 def test_micropython_results_match_the_in_process_decoder(spec_path, micropython):
@@ -111,4 +142,4 @@ def test_han_module_compiles_under_micropython(path, micropython):
 def test_han_package_has_the_expected_modules():
     names = {os.path.basename(p) for p in HAN_FILES}
     assert {"__init__.py", "crc.py", "hdlc.py", "axdr.py", "dlms.py", "cosem_time.py", "kaifa.py",
-            "reading.py", "decoder.py"} <= names
+            "reading.py", "decoder.py", "p1.py", "dsmr.py"} <= names

@@ -1,14 +1,19 @@
 """A real pty pair: bytes arrive intact, pacing takes the line time, the DUT's baud is read back."""
 
+import json
 import os
+import re
 import termios
+import threading
 import time
+from datetime import datetime, timedelta
 
 import pytest
 from slave_reader import SlaveReader
 
+from rig.capture import read_capture
 from rig.line import LineSettings
-from rig.links import LinkError, PtyLink, open_link, read_capture
+from rig.links import LinkError, PtyLink, open_link
 from rig.links.pacing import DEFAULT_LEAD_S
 
 KAIFA = LineSettings(2400, 8, "E", 1)
@@ -125,30 +130,44 @@ def test_line_rate_timing_240_bytes_at_2400_8e1():
     assert len(reader.arrivals) > 1, reader.arrivals
 
 
-def test_capture_log(tmp_path):
-    path = tmp_path / "line.log"
-    with PtyLink(KAIFA, speed=1000, log_path=path) as link:
-        link.write(b"\x7e\xa0\x01")
+def test_the_link_writes_a_capture_of_what_it_sent(tmp_path):
+    path = tmp_path / "line.jsonl"
+    with PtyLink(KAIFA, speed=1000, log_path=path, meter="kaifa-ma304h4") as link:
+        link.write(b"\x7e\xa0\x01", {"list": 2, "counts": {"frames_ok": 1}, "expect": {"p_import_w": 5}})
         time.sleep(0.05)
-        link.write(b"\xff" * 20)
-    lines = path.read_text().splitlines()
-    assert lines[0].startswith("# pty:/dev/")
-    body = [x for x in lines if not x.startswith("#")]
-    assert len(body) == 2
-    t1, n1, h1 = body[0].split()
-    assert n1 == "3" and h1 == "7ea001"
-    assert len(t1.split(".")[1]) == 6
-    entries = read_capture(path)
-    assert [d for _, d in entries] == [b"\x7e\xa0\x01", b"\xff" * 20]
-    assert 0 <= entries[0][0] < entries[1][0]
-    assert entries[1][0] - entries[0][0] >= 0.05 - 1e-6  # slept 0.05 s between; the log rounds to 1 us
+        link.write(b"\xff" * 20, {"fault": "garbage:20"})
+    header, *lines = [json.loads(x) for x in path.read_text().splitlines()]
+    assert header["format"] == "han-rig-capture" and header["version"] == 1
+    assert (header["meter"], header["line"], header["source"]) == ("kaifa-ma304h4", "2400 8E1", {"link": "pty"})
+    assert datetime.fromisoformat(header["started"]).utcoffset() == timedelta(0)
+    assert lines[0] == {"t": lines[0]["t"], "hex": "7ea001", "list": 2, "counts": {"frames_ok": 1},
+                        "expect": {"p_import_w": 5}}
+    assert lines[1] == {"t": lines[1]["t"], "hex": "ff" * 20, "fault": "garbage:20"}
+    assert 0 <= lines[0]["t"] < lines[1]["t"]
+    assert lines[1]["t"] - lines[0]["t"] >= 0.05 - 1e-6  # slept 0.05 s between; the capture rounds to 1 us
+    assert re.search(r'"t": \d+\.\d{6}, ', path.read_text().splitlines()[1])  # 6 decimals
+    capture = read_capture(path)
+    assert capture.data == b"\x7e\xa0\x01" + b"\xff" * 20
+    assert capture.meta == {"speed": 1000}
 
 
-def test_read_capture_rejects_bad_lines(tmp_path):
-    path = tmp_path / "bad.log"
-    path.write_text("# comment\n0.000000 2 7e\n")
-    with pytest.raises(ValueError, match="bad.log:2"):
-        read_capture(path)
+def test_writes_from_several_threads_are_captured_in_line_order(tmp_path):
+    path = tmp_path / "line.jsonl"
+    with PtyLink(KAIFA, speed=1000, log_path=path) as link:
+        reader = SlaveReader(link.device)
+        reader.start()
+        try:
+            threads = [threading.Thread(target=lambda k=k: [link.write(bytes([k]) * 7) for _ in range(20)])
+                       for k in range(4)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            received = reader.wait_for(4 * 20 * 7)
+        finally:
+            reader.stop()
+    capture = read_capture(path)  # t never goes backwards, or this raises
+    assert capture.data == received
 
 
 def test_write_after_close_raises():

@@ -4,22 +4,35 @@ import time
 
 import pytest
 
+from rig.capture import Chunk, read_capture
 from rig.line import LineSettings
-from rig.links import LinkError, SerialLink, open_link, read_capture
+from rig.links import LinkError, SerialLink, open_link
 
 KAIFA = LineSettings(2400, 8, "E", 1)
 
 
 def test_loop_round_trip(tmp_path):
-    with SerialLink("loop://", KAIFA, log_path=tmp_path / "line.log") as link:
+    with SerialLink("loop://", KAIFA, log_path=tmp_path / "line.jsonl", meter="kaifa-ma304h4") as link:
         assert link.port.baudrate == 2400
         assert link.port.parity == "E"
         assert link.port.bytesize == 8 and link.port.stopbits == 1
         before = time.monotonic()
-        end = link.write(b"\x7e\xa0\x27hello\x7e")
+        end = link.write(b"\x7e\xa0\x27hello\x7e", {"list": 1, "note": "a short one"})
         assert before <= end <= time.monotonic() + 0.001
         assert link.port.read(9) == b"\x7e\xa0\x27hello\x7e"
-    assert read_capture(tmp_path / "line.log") == [(pytest.approx(0, abs=0.5), b"\x7e\xa0\x27hello\x7e")]
+    capture = read_capture(tmp_path / "line.jsonl")
+    assert (capture.meter, str(capture.line), capture.source) == ("kaifa-ma304h4", "2400 8E1", {"link": "loop://"})
+    assert capture.chunks == [Chunk(pytest.approx(0, abs=0.5), b"\x7e\xa0\x27hello\x7e", list=1, note="a short one")]
+
+
+def test_a_bad_note_is_refused_before_anything_is_sent():
+    with SerialLink("loop://", KAIFA) as link:
+        with pytest.raises(ValueError, match="unknown chunk key"):
+            link.write(b"hello", {"colour": "red"})
+        with pytest.raises(ValueError, match="'list' must be"):
+            link.write(b"hello", {"list": "two"})
+        link.port.timeout = 0.05
+        assert link.port.read(5) == b""
 
 
 def test_open_link_gives_serial_link_for_urls():
