@@ -281,10 +281,16 @@ def capture(port: str, line_text: str | None, duration: float | None, output: Pa
               help="Time compression: the capture's times are divided by it (the rig paces sim, socket:// and "
                    "loop:// at the line rate times it too).")
 @click.option("--loop", "loop_", is_flag=True, help="Play again and again (one capture second apart) until Ctrl-C.")
+@click.option("--fault", "fault_specs", multiple=True,
+              help="Inject a fault, NAME[:PARAM]; repeatable, applied in order (see `rig faults`).")
+@click.option("--seed", default=1, show_default=True, help="Seed of the faults.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
-def replay(file: Path, port: str, speed: float, loop_: bool, as_json: bool) -> None:
-    """Play a capture (or an imported byte log, hex dump or old line log) into a port with its original timing."""
+def replay(file: Path, port: str, speed: float, loop_: bool, fault_specs: tuple[str, ...], seed: int,
+           as_json: bool) -> None:
+    """Play a capture (or an imported byte log, hex dump or old line log) into a port with its original timing,
+    clean or shaped by faults."""
     from rig.capture import CaptureError, load_capture
+    from rig.emulators.faults import apply_faults, emissions_from_capture, parse_fault
     from rig.links import LinkError, open_link
     from rig.replay import ReplayStats
     from rig.replay import replay as play
@@ -295,6 +301,12 @@ def replay(file: Path, port: str, speed: float, loop_: bool, as_json: bool) -> N
         raise click.ClickException(str(exc)) from exc
     if not recording.data:
         raise click.ClickException(f"{file}: the capture holds no bytes")
+    try:
+        faults = [parse_fault(spec) for spec in fault_specs]
+        writes = [(e.t, e.data, _note(e)) for e in apply_faults(emissions_from_capture(recording), faults,
+                                                                 seed=seed, line=recording.line)]
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--fault") from exc
     line = recording.line
     if line is None:
         line = DEFAULT_LINE
@@ -305,7 +317,7 @@ def replay(file: Path, port: str, speed: float, loop_: bool, as_json: bool) -> N
         raise click.ClickException(str(exc)) from exc
     if hasattr(link, "device"):
         click.echo(f"virtual line: point the reader at {link.device}", err=True)
-    chunks = len(recording.chunks)
+    chunks = len(writes)
     click.echo(f"replaying {file}: {chunks} chunks, {len(recording.data)} bytes over {recording.duration_s:.1f} s, "
                f"into {port} at {line}, speed x{speed:g}{', looping' if loop_ else ''}; Ctrl-C stops", err=True)
     live = _Live()
@@ -319,7 +331,7 @@ def replay(file: Path, port: str, speed: float, loop_: bool, as_json: bool) -> N
 
     with _stop_on_signals() as stop, contextlib.closing(link):
         try:
-            stats = play(recording.writes(), link, speed=speed, loop=loop_, progress=progress, stop=stop)
+            stats = play(writes, link, speed=speed, loop=loop_, progress=progress, stop=stop)
         except KeyboardInterrupt:  # a second Ctrl-C, during a long write
             stats = latest[0]
             stats.stopped = True
@@ -336,3 +348,10 @@ def replay(file: Path, port: str, speed: float, loop_: bool, as_json: bool) -> N
         passes = f"{stats.passes} full pass{'es' if stats.passes != 1 else ''}{', stopped' if stats.stopped else ''}"
         click.echo(f"replayed {stats.chunks} chunks, {stats.bytes} bytes in {stats.elapsed_s:.1f} s ({passes}); "
                    f"latest write {stats.max_late_s * 1000:.1f} ms after its time")
+
+
+def _note(emission) -> dict | None:
+    """The annotations a replayed write carries into the line's own capture."""
+    note = {"expect": emission.reading, "list": emission.list, "counts": dict(emission.counts) or None,
+            "fault": emission.fault}
+    return {k: v for k, v in note.items() if v is not None} or None

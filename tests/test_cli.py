@@ -1,4 +1,4 @@
-"""The `rig` command contract of specs/reading.md: names, options and JSON lines."""
+"""The `rig` command contract of docs/reading.md: names, options and JSON lines."""
 
 from __future__ import annotations
 
@@ -98,3 +98,23 @@ def test_emulate_plays_the_schedule_into_a_port_and_reports_each_frame() -> None
     hexes = [json.loads(x)["hex"] for x in scheduled.output.splitlines()]
     assert played[0]["hex"] == hexes[0] and played[2]["hex"] == hexes[2]
     assert played[1]["hex"] != hexes[1] and played[1]["hex"][:-6] == hexes[1][:-6]  # only the FCS differs
+
+
+def test_faults_lists_the_catalogue() -> None:
+    result = run("faults", "--json")
+    assert result.exit_code == 0
+    names = {json.loads(line)["name"] for line in result.output.splitlines()}
+    assert {"split", "garbage", "mid_frame", "truncate", "bitflip", "bad_fcs", "bad_hcs", "bad_length", "duplicate",
+            "oversized", "clock_jump", "no_list3", "silence", "restart"} <= names
+
+
+def test_a_bad_fault_or_capture_is_a_clear_error_not_a_traceback(tmp_path) -> None:
+    bad_fault = CliRunner().invoke(main, ["run", "--fault", "nosuch:3"])
+    assert bad_fault.exit_code == 2 and "nosuch" in bad_fault.output and "split" in bad_fault.output
+    missing = CliRunner().invoke(main, ["run", "--capture", str(tmp_path / "none.jsonl")])
+    assert missing.exit_code == 2 and "none.jsonl" in missing.output
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text('{"format": "han-rig-capture", "version": 1}\n{"t": 0.0, "hex": "7e a"}\n')
+    result = CliRunner().invoke(main, ["run", "--capture", str(broken)])
+    assert result.exit_code == 1 and f"{broken}:2:" in result.output
+    assert not isinstance(result.exception, Exception) or isinstance(result.exception, SystemExit)
