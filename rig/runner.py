@@ -151,6 +151,7 @@ class _Plan:
     """What a run streams: the writes, on which line, at what pace."""
 
     label: str
+    meter: str | None  # the profile id the line's capture names, when known
     line: LineSettings
     emissions: list[Emission]
     interval_s: float
@@ -171,7 +172,8 @@ def _plan(options: RunOptions) -> _Plan:
         if not emissions:
             raise ValueError(f"{options.capture}: the capture holds no bytes")
         emissions = apply_faults(emissions, options.faults, seed=options.seed, line=capture.line)
-        return _Plan(capture.meter or Path(options.capture).stem, capture.line or DEFAULT_CAPTURE_LINE, emissions,
+        line = capture.line or DEFAULT_CAPTURE_LINE
+        return _Plan(capture.meter or Path(options.capture).stem, capture.meter, line, emissions,
                      CAPTURE_INTERVAL_S, capture.started or "", capture.duration_s, partial=True)
     profile = get_profile(options.meter or bench.profile)
     start = options.start or default_start()
@@ -179,7 +181,7 @@ def _plan(options: RunOptions) -> _Plan:
     meter = Meter(profile, seed=options.seed, start=start)
     frames = list(meter.frames(start=start, until=start + timedelta(seconds=options.duration_s)))
     emissions = apply_faults(emissions_from_frames(frames, start), options.faults, seed=options.seed, meter=meter)
-    return _Plan(profile.id, profile.line, emissions, profile.frame_interval_s, start.isoformat(),
+    return _Plan(profile.id, profile.id, profile.line, emissions, profile.frame_interval_s, start.isoformat(),
                  options.duration_s)
 
 
@@ -206,7 +208,7 @@ def run(options: RunOptions) -> RunResult:
         broker, mosquitto = start_broker(bench, run_dir)
         if mosquitto:
             stack.callback(mosquitto.stop)
-        link = open_meter_link(bench, plan.line, options.speed, run_dir)
+        link = open_meter_link(bench, plan.line, options.speed, run_dir, meter=plan.meter)
         stack.callback(link.close)
         dut = start_dut(bench, run_dir, link, broker, clock_scale=options.speed)
         stack.callback(dut.stop)

@@ -5,6 +5,7 @@ Independent of the rig's encoders: frames come from the capture library captures
 checksums for crafted frames come from the bitwise CRC-16/X.25 below, not from the module under test.
 """
 
+from dut_firmware.han.decoder import COUNTERS, Decoder
 from tests.spec_frames import LIST1_HEX, LIST1_READING, LIST2_HEX, LIST2_READING, LIST3_HEX, LIST3_READING
 
 READING_FIELDS = {
@@ -76,3 +77,22 @@ def build_hdlc(info, address=b"\x01\x02\x01", control=0x10, segmented=False, len
 def info_of(frame):
     """The information field of a Kaifa-style frame (DA 1 byte, SA 2 bytes)."""
     return frame[9:-3]
+
+
+# A test helper, not decoding code: it only drives the decoder under test.
+def run(data, chunks=None, decoder=None):
+    """Feed data (whole, or in the given chunk sizes), flush; return (results, counters)."""
+    d = decoder or Decoder()
+    results = []
+    if chunks is None:
+        results += d.feed(data)
+    else:
+        i = 0
+        for n in chunks:
+            results += d.feed(data[i:i + n])
+            i += n
+        results += d.feed(data[i:])
+    results += d.flush()
+    assert sum(d.counters.values()) == len(results)  # nothing is lost, nothing counted twice
+    assert set(d.counters) == set(COUNTERS)
+    return results, d.counters

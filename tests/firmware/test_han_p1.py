@@ -11,10 +11,11 @@ import random
 import message
 import pytest
 import state as state_mod
+from han_testdata import run
 from services import modbus
 
 from dut_firmware.han import dsmr
-from dut_firmware.han.decoder import COUNTERS, Decoder
+from dut_firmware.han.decoder import Decoder
 from tests.spec_frames import LIST1_HEX, LIST2_HEX, load_reference_frames, unhex
 
 OSLO = "CET-1CEST,M3.5.0,M10.5.0/3"
@@ -40,24 +41,6 @@ def telegram(*lines: str, ident: str = "LGF5E360", crc: bool = True) -> bytes:
     """A telegram with these data lines, its CRC (or, with crc=False, the old '!' CRLF end)."""
     body = ("/" + ident + "\r\n\r\n" + "".join(line + "\r\n" for line in lines) + "!").encode()
     return body + (b"%04X\r\n" % crc_arc(body) if crc else b"\r\n")
-
-
-def run(data, chunks=None, decoder=None):
-    """Feed data (whole, or in the given chunk sizes), flush; return (results, counters)."""
-    d = decoder or Decoder()
-    results = []
-    if chunks is None:
-        results += d.feed(data)
-    else:
-        i = 0
-        for n in chunks:
-            results += d.feed(data[i:i + n])
-            i += n
-        results += d.feed(data[i:])
-    results += d.flush()
-    assert sum(d.counters.values()) == len(results)  # nothing is lost, nothing counted twice
-    assert set(d.counters) == set(COUNTERS)
-    return results, d.counters
 
 
 def one(data):

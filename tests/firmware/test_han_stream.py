@@ -4,8 +4,9 @@ import random
 
 import han_testdata as td
 import pytest
+from han_testdata import run
 
-from dut_firmware.han.decoder import COUNTERS, Decoder
+from dut_firmware.han.decoder import COUNTERS, Decoder  # noqa: F401
 from tests.spec_frames import LIST1_HEX, LIST2_HEX, LIST3_HEX, unhex
 
 L1 = unhex(LIST1_HEX)
@@ -17,25 +18,6 @@ L3 = unhex(LIST3_HEX)
 def all_hdlc(reference_frames):
     """Every HDLC reference frame of any make, then the three annotated ones."""
     return [unhex(f["data_hex"]) for f in td.hdlc_frames(reference_frames)] + [L1, L2, L3]
-
-
-def run(data, chunks=None, decoder=None):
-    """Feed data (whole, or in the given chunk sizes), flush; return (results, counters)."""
-    d = decoder or Decoder()
-    results = []
-    if chunks is None:
-        results += d.feed(data)
-    else:
-        i = 0
-        for n in chunks:
-            results += d.feed(data[i:i + n])
-            i += n
-        results += d.feed(data[i:])
-    results += d.flush()
-    # nothing is lost: every result is counted exactly once
-    assert sum(d.counters.values()) == len(results)
-    assert set(d.counters) == set(COUNTERS)
-    return results, d.counters
 
 
 def oks(results):
