@@ -11,6 +11,7 @@ import signal
 import sys
 import time
 from datetime import datetime, timedelta
+from itertools import islice
 from pathlib import Path
 
 import click
@@ -67,10 +68,12 @@ def _profile(meter_id: str):
 
 def _faults(specs: tuple[str, ...]) -> list:
     """Parse repeated ``--fault NAME[:PARAM]`` options (see `rig faults`)."""
-    from rig.emulators.faults import parse_fault
+    from rig.emulators.faults import apply_faults, parse_fault
 
     try:
-        return [parse_fault(spec) for spec in specs]
+        faults = [parse_fault(spec) for spec in specs]
+        apply_faults([], faults)  # refuses an order whose counts would be uncertain
+        return faults
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--fault") from exc
 
@@ -153,8 +156,9 @@ def frames(meter_id: str, at: str | None, list_no: int | None, count: int, seed:
         # an explicit time and list: that frame, whether or not the schedule would send it then
         chosen = [(start, list_no)]
     else:
-        scheduled = (f for f in meter.frames(start=start) if list_no is None or f.list == list_no)
-        chosen = [(f.at, f.list) for _, f in zip(range(count), scheduled, strict=False)]
+        # the schedule alone (no encoding): each frame is encoded once, below
+        times = profile.schedule.frame_times(start)
+        chosen = list(islice(((t, n) for t, n in times if list_no is None or n == list_no), count))
     for when, number in chosen:
         try:
             frame = meter.frame_at(when, number, overrides=overrides)

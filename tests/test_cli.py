@@ -111,6 +111,9 @@ def test_faults_lists_the_catalogue() -> None:
 def test_a_bad_fault_or_capture_is_a_clear_error_not_a_traceback(tmp_path) -> None:
     bad_fault = CliRunner().invoke(main, ["run", "--fault", "nosuch:3"])
     assert bad_fault.exit_code == 2 and "nosuch" in bad_fault.output and "split" in bad_fault.output
+    bad_order = CliRunner().invoke(main, ["emulate", "--meter", "kaifa-ma304h4", "--port", "loop://",
+                                          "--fault", "split", "--fault", "bad_fcs"])
+    assert bad_order.exit_code == 2 and "give split after bad_fcs" in bad_order.output
     missing = CliRunner().invoke(main, ["run", "--capture", str(tmp_path / "none.jsonl")])
     assert missing.exit_code == 2 and "none.jsonl" in missing.output
     broken = tmp_path / "broken.jsonl"

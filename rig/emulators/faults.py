@@ -132,8 +132,10 @@ _FRAME_FAULTS = frozenset({"truncate", "bitflip", "bad_fcs", "bad_hcs", "bad_len
 _GIVE_AFTER = {
     "garbage": _FRAME_FAULTS | {"mid_frame", "duplicate", "oversized", "restart"},
     "duplicate": _FRAME_FAULTS,
+    "split": _FRAME_FAULTS | {"mid_frame", "restart"},
 }
 _WHY = {
+    "split": "those faults work on whole frames, and split leaves only parts of frames",
     "garbage": "where its bytes go, and so what a reader counts for them, depends on the frames around them",
     "duplicate": "a damaged copy right behind a cut frame would change what a reader counts for that frame",
 }
