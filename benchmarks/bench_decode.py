@@ -1,12 +1,17 @@
-"""Benchmark of the firmware's HAN decoder: microseconds per Kaifa List 2 frame (122 bytes).
+"""Benchmark of the firmware's meter decoder: microseconds per frame for each format it reads, and the
+same frames decoded by public peers (amshan for the HDLC lists, dsmr-parser for P1) under CPython.
 
-Usage (from the repository root; runs under both interpreters):
-    .venv/bin/python      benchmarks/bench_decode.py [N]
-    .venv/bin/micropython benchmarks/bench_decode.py [N]
-N (default 2000) is the number of frames. Each frame is one `Decoder.feed(frame)` call on the same
-decoder (the 2024-10-01 List 2 frame of han-protocols.md s.1.5); the figures are the mean, p50 and p99
-of the per-call times. Also shown: the CRC and the APDU decoding alone, and a byte-by-byte feed
-(as a UART interrupt would deliver the frame).
+Usage (from the repository root):
+    .venv/bin/python      benchmarks/bench_decode.py [N]    # firmware and peers
+    .venv/bin/micropython benchmarks/bench_decode.py [N]    # firmware only (the peers are CPython packages)
+N (default 2000) is the number of frames per format. A firmware figure is one `Decoder.feed(frame)` call
+on one decoder per format (the whole frame in one chunk); a peer figure is the peer reading the frame
+and decoding its values (amshan: `HdlcFrameReader.read` + `kaifa`/`aidon`/`kamstrup.decode_frame_content`;
+dsmr-parser: `TelegramParser.parse` with the CRC checked, as the firmware checks it). Each line shows the
+mean, p50 and p99 of the per-frame times; the peer lines add the ratio of the medians, peer p50 / firmware
+p50 (the median, because other processes on the machine inflate the mean). For Kaifa List 2 the CRC and
+the APDU decoding alone and a byte-by-byte feed are shown too. A format the firmware does not read is
+named and skipped.
 """
 
 import sys
@@ -17,10 +22,17 @@ try:
 except NameError:  # pragma: no cover
     _file = "benchmarks/bench_decode.py"
 _here = _file.rsplit("/", 1)[0] if "/" in _file else "."
-sys.path.insert(0, _here + "/../dut_firmware")  # `han` as a top-level package, as on the device
+CPYTHON = sys.implementation.name == "cpython"
 
-from han.crc import crc16_x25  # noqa: E402
-from han.decoder import Decoder, decode_llc  # noqa: E402
+if CPYTHON:
+    # `han` is amshan's package here: the firmware is imported as dut_firmware.han (the same modules)
+    sys.path.insert(0, _here + "/..")
+    from dut_firmware.han.crc import crc16_x25
+    from dut_firmware.han.decoder import Decoder, decode_llc
+else:
+    sys.path.insert(0, _here + "/../dut_firmware")  # `han` as a top-level package, as on the device
+    from han.crc import crc16_x25
+    from han.decoder import Decoder, decode_llc
 
 if hasattr(time, "ticks_us"):
     _now = time.ticks_us
@@ -34,24 +46,85 @@ else:
     def _diff(a, b):
         return b - a
 
-# A copy of LIST2_HEX of tests/spec_frames.py: the Kaifa MA304H4 List 2 of 2024-10-01 19:00:00 annotated
-# in specs/han-protocols.md 1.5. Kept here because this script also runs under MicroPython, which
-# cannot import the test data.
+# Copies of LIST1_HEX .. LIST3_HEX of tests/spec_frames.py: the Kaifa MA304H4 frames of 2024-10-01
+# 19:00:00-10 (captures/kaifa/no-ma304h4-2024-10-01.jsonl); the Aidon List 3 of
+# captures/aidon/aidon_no_gh1119_1_l3.jsonl; a Kamstrup hourly List 2 in the spec layout with the values
+# of amsreader's example list (the one captured Kamstrup frame is encrypted); the Landis+Gyr E360 P1
+# telegram of captures/landis-gyr/lg_e360_se_gh382_p1.jsonl. Kept here because this script also runs
+# under MicroPython, which cannot import the test data.
+LIST1 = bytes.fromhex(
+    "7ea027010201105a87e6e7000f40000000090c07e80a0102130002ff800000020106000013c1"
+    "56f57e"
+)
 LIST2 = bytes.fromhex(
     "7ea07801020110c498e6e7000f40000000090c07e80a0102130000ff800000020d09074b464d"
     "5f30303109103639373036333134303732363239383609074d41333034483406000013c00600"
     "000000060000000006000001d50600004cdf060000050c060000039b06000009340600000969"
     "060000095918eb7e"
 )
+LIST3 = bytes.fromhex(
+    "7ea09a01020110aaa5e6e7000f40000000090c07e80a010213000aff800000021209074b464d"
+    "5f30303109103639373036333134303732363239383609074d41333034483406000013c00600"
+    "000000060000000006000001d50600004cdd060000050e060000039006000009340600000969"
+    "0600000959090c07e80a010213000aff80000006028e4b5e060000000006009735de06000897"
+    "2ffae57e"
+)
+AIDON_L3 = bytes.fromhex(
+    "7ea18a41088313ebfde6e7000f40000000000112020209060101000281ff0a0b4149444f4e5f"
+    "5630303031020209060000600100ff0a10373335393939323839303439373939370202090600"
+    "00600107ff0a0436353334020309060100010700ff0600000fbb02020f00161b020309060100"
+    "020700ff060000000002020f00161b020309060100030700ff060000000002020f00161d0203"
+    "09060100040700ff06000001d802020f00161d0203090601001f0700ff10000502020fff1621"
+    "020309060100330700ff10000302020fff1621020309060100470700ff1000a802020fff1621"
+    "020309060100200700ff12091a02020fff1623020309060100340700ff12091e02020fff1623"
+    "020309060100480700ff12090702020fff1623020209060000010000ff090c07e90c0e001000"
+    "00ff000000020309060100010800ff0600a729d902020f01161e020309060100020800ff0600"
+    "00000002020f01161e020309060100030800ff06000032f802020f0116200203090601000408"
+    "00ff060017604402020f01162028087e"
+)
+KAMSTRUP_L2 = bytes.fromhex(
+    "7ea12c2b2113fc04e6e7000f000000000c07e30a0e0112000aff80000002230a0e4b616d7374"
+    "7275705f563030303109060101000005ff0a1035373036353637323734333839373032090601"
+    "01600101ff0a1236383431313231424e32343331303130343009060101010700ff06000005bc"
+    "09060101020700ff060000000009060101030700ff060000000009060101040700ff06000001"
+    "f2090601011f0700ff060000016709060101330700ff06000000e209060101470700ff060000"
+    "012e09060101200700ff1200e509060101340700ff1200e609060101480700ff1200e7090600"
+    "01010000ff090c07e30a0e0112000aff80000009060101010800ff06002d36e6090601010208"
+    "00ff060000000109060101030800ff060000bfbf09060101040800ff06000ffdcc56367e"
+)
+E360 = (
+    "/LGF5E360\r\n\r\n0-0:1.0.0(221215155050W)\r\n1-0:1.8.0(00002721.126*kWh)\r\n"
+    "1-0:2.8.0(00000000.000*kWh)\r\n1-0:3.8.0(00001384.336*kVArh)\r\n1-0:4.8.0(00000000.090*kVArh)\r\n"
+    "1-0:1.7.0(0004.190*kW)\r\n1-0:2.7.0(0000.000*kW)\r\n1-0:3.7.0(0000.292*kVAr)\r\n"
+    "1-0:4.7.0(0000.000*kVAr)\r\n1-0:21.7.0(0001.980*kW)\r\n1-0:22.7.0(0000.000*kW)\r\n"
+    "1-0:41.7.0(0000.354*kW)\r\n1-0:42.7.0(0000.000*kW)\r\n1-0:61.7.0(0001.855*kW)\r\n"
+    "1-0:62.7.0(0000.000*kW)\r\n1-0:23.7.0(0001.072*kVAr)\r\n1-0:24.7.0(0000.000*kVAr)\r\n"
+    "1-0:43.7.0(0000.265*kVAr)\r\n1-0:44.7.0(0000.000*kVAr)\r\n1-0:63.7.0(0000.000*kVAr)\r\n"
+    "1-0:64.7.0(0001.044*kVAr)\r\n1-0:32.7.0(230.7*V)\r\n1-0:52.7.0(230.1*V)\r\n1-0:72.7.0(231.0*V)\r\n"
+    "1-0:31.7.0(009.7*A)\r\n1-0:51.7.0(001.9*A)\r\n1-0:71.7.0(009.2*A)\r\n!2154\r\n"
+)
+
+# (name, frame bytes, a field of the reading and its value: checks the decoder read the frame, and the
+# peer's decoder with its key and value for that field)
+FORMATS = (
+    ("Kaifa List 1 (HDLC, 41 B)", LIST1, "p_import_w", 5057, "kaifa", "active_power_import"),
+    ("Kaifa List 2 (HDLC, 122 B)", LIST2, "u_l1_v", 235.6, "kaifa", "voltage_l1"),
+    ("Kaifa List 3 (HDLC, 156 B)", LIST3, "e_import_wh", 42879838, "kaifa", "active_power_import_total"),
+    ("Aidon List 3 (HDLC, 396 B)", AIDON_L3, "e_import_wh", 109552250, "aidon", "active_power_import_total"),
+    ("Kamstrup List 2 (HDLC, 302 B)", KAMSTRUP_L2, "p_import_w", 1468, "kamstrup", "active_power_import"),
+    ("E360 P1 telegram (" + str(len(E360)) + " B)", E360.encode(), "p_import_w", 4190, "dsmr", None),
+)
 
 
-def _stats(name, samples):
+def _stats(name, samples, ratio_to=None):
     samples.sort()
     n = len(samples)
     mean = sum(samples) / n
     p50 = samples[n // 2]
     p99 = samples[min(n - 1, (n * 99) // 100)]
-    print(f"{name:<34} mean {mean:8.1f} us   p50 {p50:6d} us   p99 {p99:6d} us   (n={n})")
+    ratio = f"   {p50 / ratio_to:5.1f}x the firmware" if ratio_to else ""
+    print(f"{name:<40} mean {mean:8.1f} us   p50 {p50:6d} us   p99 {p99:6d} us   (n={n}){ratio}")
+    return p50
 
 
 def _time(fn, n):
@@ -63,28 +136,83 @@ def _time(fn, n):
     return out
 
 
-def main():
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
-    impl = sys.implementation.name
-    version = ".".join(str(x) for x in sys.implementation.version[:3])
-    print(f"interpreter: {impl} {version}")
-    d = Decoder()
-    r = d.feed(LIST2)
-    assert len(r) == 1 and r[0]["ok"] and r[0]["reading"]["u_l1_v"] == 235.6, r
-    for _ in range(50):  # warm up
-        d.feed(LIST2)
-    _stats("feed(List 2 frame, 122 B)", _time(lambda: d.feed(LIST2), n))
-    assert d.counters["frames_ok"] == n + 51 and d.counters["checksum_errors"] == 0
-    _stats("  crc16_x25 over 118 B", _time(lambda: crc16_x25(LIST2, 1, 119), n))
+def firmware(n):
+    """The firmware's median us per frame for each format it reads, by name."""
+    means = {}
+    for name, frame, field, value, _, _ in FORMATS:
+        d = Decoder()
+        r = d.feed(frame)
+        assert len(r) == 1, r
+        if not r[0]["ok"] and r[0]["error"].startswith("unknown format"):
+            print(f"firmware {name:<31} not read by this firmware: {r[0]['error']}")
+            continue
+        assert r[0]["ok"] and r[0]["reading"][field] == value, r
+        for _ in range(50):  # warm up
+            d.feed(frame)
+        means[name] = _stats("firmware " + name, _time(lambda d=d, f=frame: d.feed(f), n))
+        assert d.counters["frames_ok"] == n + 51 and d.counters["checksum_errors"] == 0
+    _stats("  List 2: crc16_x25 over 118 B", _time(lambda: crc16_x25(LIST2, 1, 119), n))
     info = LIST2[9:-3]
-    _stats("  decode_llc(info field)", _time(lambda: decode_llc(info), n))
+    _stats("  List 2: decode_llc(info field)", _time(lambda: decode_llc(info), n))
+    d = Decoder()
     byte_chunks = [LIST2[i:i + 1] for i in range(len(LIST2))]
 
     def bytewise():
         for b in byte_chunks:
             d.feed(b)
 
-    _stats("feed byte by byte (122 calls)", _time(bytewise, max(1, n // 10)))
+    _stats("  List 2: feed byte by byte (122 calls)", _time(bytewise, max(1, n // 10)))
+    return means
+
+
+def peers(n, means):
+    """amshan and dsmr-parser decoding the same frames (CPython only)."""
+    from copy import deepcopy
+    from decimal import Decimal
+
+    from dsmr_parser import obis_references, telegram_specifications
+    from dsmr_parser.parsers import CosemParser, TelegramParser, ValueParser
+    from han import aidon, kaifa, kamstrup
+    from han.hdlc import HdlcFrameReader
+
+    reader = HdlcFrameReader(use_octet_stuffing=False)
+    modules = {"kaifa": kaifa, "aidon": aidon, "kamstrup": kamstrup}
+
+    def amshan(frame, module):
+        (decoded,) = reader.read(frame)
+        assert decoded.is_good_ffc
+        return module.decode_frame_content(decoded.payload)
+
+    # the Swedish data set (what the E360 sends) plus the total reactive powers, as tests/emulators does
+    spec = deepcopy(telegram_specifications.SWEDEN)
+    for key in ("CURRENT_REACTIVE_IMPORTED", "CURRENT_REACTIVE_EXPORTED"):
+        spec["objects"].append({"obis_reference": getattr(obis_references, key),
+                                "value_parser": CosemParser(ValueParser(Decimal)), "value_name": key})
+    parser = TelegramParser(spec)
+    print()
+    for name, frame, _, value, kind, key in FORMATS:
+        if name not in means:
+            continue
+        if kind in modules:
+            assert amshan(frame, modules[kind])[key] == value
+            fn, peer = (lambda f=frame, m=modules[kind]: amshan(f, m)), "amshan"
+        else:
+            text = frame.decode()
+            assert parser.parse(text, throw_ex=True).CURRENT_ELECTRICITY_USAGE.value == Decimal("4.190")
+            fn, peer = (lambda t=text: parser.parse(t, throw_ex=True)), "dsmr-parser"
+        for _ in range(20):  # warm up
+            fn()
+        _stats(f"{peer} {name}", _time(fn, n), ratio_to=means[name])
+
+
+def main():
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
+    impl = sys.implementation.name
+    version = ".".join(str(x) for x in sys.implementation.version[:3])
+    print(f"interpreter: {impl} {version}")
+    means = firmware(n)
+    if CPYTHON:
+        peers(n, means)
 
 
 main()

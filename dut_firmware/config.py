@@ -17,6 +17,9 @@ SECRETS = (("meter", "key"), ("meter", "auth_key"), ("mqtt", "password"), (None,
 DEFAULTS = {
     "device": {"serial": "SIM-0001", "name": "HAN reader", "model": "HAN-RIG-SW"},
     "serial": {"device": None, "baud": 2400, "parity": None},
+    # serial.baud "auto": line detection (han/linedetect.py); ``detected`` is the setting last kept
+    "line": {"detected": None, "listen_ms": 12000, "bad_frames": 5, "silence_ms": 30000,
+             "data_request": True},
     "http": {"host": "127.0.0.1", "port": 8080},
     "modbus": {"enabled": False, "host": "127.0.0.1", "port": 5020, "unit_id": 1},
     "mqtt": {"enabled": False, "host": "127.0.0.1", "port": 1883, "topic": None, "client_id": None,
@@ -52,6 +55,8 @@ def _check_section(changes, defaults, path):
         if key not in defaults:
             raise ValueError("unknown setting %s" % where)
         ref = defaults[key]
+        if where == "serial.baud" and value == "auto":
+            continue
         if isinstance(ref, dict):
             _check_section(value, ref, where)
         elif isinstance(ref, bool):
@@ -95,8 +100,16 @@ def validate(cfg):
     topic = cfg["mqtt"]["topic"]
     if topic is not None and (topic == "" or "#" in topic or "+" in topic):
         raise ValueError("mqtt.topic must be a non-empty topic name without wildcards")
-    if cfg["serial"]["baud"] <= 0:
-        raise ValueError("serial.baud must be positive")
+    if cfg["serial"]["baud"] != "auto" and cfg["serial"]["baud"] <= 0:
+        raise ValueError("serial.baud must be positive or \"auto\"")
+    for key in ("listen_ms", "bad_frames", "silence_ms"):
+        if cfg["line"][key] <= 0:
+            raise ValueError("line.%s must be positive" % key)
+    detected = cfg["line"]["detected"]
+    if detected is not None:    # as han/linedetect.py writes it: "2400 8E1"
+        parts = detected.split()
+        if not (len(parts) == 2 and parts[0].isdigit() and parts[1] in ("8N1", "8E1", "8O1")):
+            raise ValueError("line.detected must look like '2400 8E1', got %r" % detected)
     if cfg["serial"]["parity"] not in (None, "N", "E", "O"):
         raise ValueError("serial.parity must be N, E, O or null (auto)")
     if not cfg["clock_scale"] > 0:

@@ -14,6 +14,7 @@ import hal as hal_mod
 import led as led_mod
 import state as state_mod
 from han.decoder import Decoder
+from han.linedetect import LineDetect, line_text, parse_line
 from services.http import HttpServer
 from services.modbus import ModbusServer
 from services.mqtt import MqttClient
@@ -26,6 +27,13 @@ IDLE_GAP_MS = 500           # device ms of line silence that ends a frame (parti
 # is indistinguishable from a truncated frame; a real partial frame is still counted, just later.
 MIN_IDLE_GAP_REAL_MS = 150
 SILENT_AFTER_MS = 60000     # device ms without a reading before /han says "silent"
+DETECT_TICK_MS = 200        # device ms between checks of the line detection's listen/silence windows
+MIN_DETECT_TICK_REAL_MS = 20  # ... but never more often than this (time-compressed runs)
+
+
+def _detect_params(cfg):
+    line = cfg["line"]
+    return (line["detected"], line["listen_ms"], line["bad_frames"], line["silence_ms"])
 
 
 class App:
@@ -42,6 +50,8 @@ class App:
         self.mqtt = MqttClient(self)
         self.serial = None
         self.serial_open = False
+        self.detect = None
+        self._setup_line()
         self._rx_pending = False
         self._last_rx_real = 0
 
@@ -68,7 +78,13 @@ class App:
         now = self.hal.epoch_ms()
         state = self.state
         mqtt_on = self.mqtt.task is not None
+        detect = self.detect
         for res in results:
+            if detect is not None:
+                if detect.on_frame(bool(res.get("ok")), up):
+                    self._apply_line()
+                elif detect.just_detected:
+                    self._line_detected()
             if res.get("ok"):
                 text = state.update(res, up, now)
                 self.led.signal("read_ok")
@@ -108,16 +124,81 @@ class App:
         self.state.retire_decoder(self.decoder)
         self.decoder = self._new_decoder()
 
+    # -- line settings -------------------------------------------------------------------------------
+    def _setup_line(self):
+        """Fixed line settings, or (``serial.baud`` "auto") a detection starting at the remembered one."""
+        cfg = self.cfg
+        if cfg["serial"]["baud"] != "auto":
+            self.detect = None
+            return
+        line = cfg["line"]
+        first = parse_line(line["detected"]) if line["detected"] else None
+        self.detect = LineDetect(self.hal.uptime_ms(), first=first, listen_ms=line["listen_ms"],
+                                 bad_frames=line["bad_frames"], silence_ms=line["silence_ms"])
+
+    def line_setting(self):
+        """``(baud, parity)`` to put on the port; parity None: the HAL's default for the baud rate."""
+        if self.detect is not None:
+            return self.detect.current
+        return self.cfg["serial"]["baud"], self.cfg["serial"]["parity"]
+
+    def _apply_line(self):
+        """Put the detection's current candidate on the port."""
+        self.log("INFO", "line detection: trying %s" % line_text(self.detect.current))
+        if self.serial is not None:
+            try:
+                self.serial.reconfigure(*self.detect.current)
+            except Exception as exc:
+                self.log("WARNING", "serial reconfigure: %r" % (exc,))
+
+    def _line_detected(self):
+        """A candidate yielded a valid frame: keep it, remember it (saved when ``persist``)."""
+        self.detect.just_detected = False
+        text = line_text(self.detect.current)
+        self.log("INFO", "line detected: %s" % text)
+        if self.cfg["line"]["detected"] == text:
+            return
+        self.cfg["line"]["detected"] = text
+        if self.cfg["persist"] and self.cfg_path:
+            try:
+                config.save(self.cfg, self.cfg_path)
+            except OSError as exc:
+                self.log("WARNING", "cannot save config: %r" % (exc,))
+
+    async def detect_task(self):
+        """Move on to the next candidate when a listen window ends, or detect again after a silence."""
+        period = max(self.hal.real_delay_ms(DETECT_TICK_MS), MIN_DETECT_TICK_REAL_MS) / 1000
+        while True:
+            await asyncio.sleep(period if self.detect is not None else 1)
+            detect = self.detect
+            if detect is not None and self.serial is not None and detect.tick(self.hal.uptime_ms()):
+                self._apply_line()
+
+    def serial_status(self):
+        """The ``serial`` object of /health."""
+        if self.serial is not None and getattr(self.serial, "line", None):
+            baud, parity = self.serial.line
+        else:
+            baud, parity = self.line_setting()
+        detect = self.detect
+        return {"device": self.cfg["serial"]["device"], "open": self.serial_open, "baud": baud,
+                "parity": parity, "auto": detect is not None,
+                "detected": detect.detected if detect is not None else None,
+                "state": detect.state if detect is not None else "fixed",
+                "data_request": bool(self.serial is not None and getattr(self.serial, "request", False))}
+
     def open_serial(self):
         """Open and configure the meter port; False (logged) when it cannot be opened."""
         cfg = self.cfg["serial"]
+        baud, parity = self.line_setting()
         try:
-            self.serial = self.hal.open_serial(cfg["device"], cfg["baud"], cfg["parity"])
+            self.serial = self.hal.open_serial(cfg["device"], baud, parity, self.cfg["line"]["data_request"])
         except Exception as exc:
             self.log("WARNING", "cannot open %s: %r; retrying" % (cfg["device"], exc))
             return False
         self.serial_open = True
-        self.log("INFO", "serial %s open at %d baud" % (cfg["device"], cfg["baud"]))
+        self.log("INFO", "serial %s open at %d baud%s" % (cfg["device"], baud,
+                                                          " (line detection)" if self.detect else ""))
         return True
 
     def serial_pending(self):
@@ -231,8 +312,7 @@ class App:
             "last_error": self.state.last_error,
             "meter": {"state": self.meter_state(), "format": self.state.format,
                       "list": self.state.list_no},
-            "serial": {"device": self.cfg["serial"]["device"], "open": self.serial_open,
-                       "baud": self.cfg["serial"]["baud"]},
+            "serial": self.serial_status(),
             "modbus": {"enabled": self.cfg["modbus"]["enabled"], "listening": self.modbus.listening,
                        "port": self.modbus.port},
             "mqtt": {"enabled": self.cfg["mqtt"]["enabled"], "connected": self.mqtt.connected,
@@ -276,9 +356,14 @@ class App:
         if new["meter"] != old["meter"]:
             self.state.retire_decoder(self.decoder)
             self.decoder = self._new_decoder()
-        if new["serial"] != old["serial"] and self.serial is not None:
+        request = new["line"]["data_request"]
+        if new["serial"] != old["serial"] or _detect_params(new) != _detect_params(old):
+            self._setup_line()
+        if self.serial is not None and (new["serial"] != old["serial"] or new["line"] != old["line"]):
             try:
-                self.serial.reconfigure(new["serial"]["baud"], new["serial"]["parity"])
+                self.serial.reconfigure(*self.line_setting())
+                if request != old["line"]["data_request"]:
+                    self.serial.set_request(request)
             except Exception as exc:
                 self.log("WARNING", "serial reconfigure: %r" % (exc,))
         await self.mqtt.configure(self.mqtt_settings())
@@ -309,6 +394,7 @@ class App:
         asyncio.create_task(self.guard("led", self.led.run))
         asyncio.create_task(self.guard("serial", self.serial_task))
         asyncio.create_task(self.guard("idle", self.idle_task))
+        asyncio.create_task(self.guard("detect", self.detect_task))
         await self.mqtt.configure(self.mqtt_settings())
         modbus = str(self.modbus.port) if self.modbus.listening else "null"
         sys.stdout.write('READY {"http": %d, "modbus": %s}\n' % (h["port"], modbus))

@@ -7,7 +7,8 @@ printed through a float (the ESP32 port has single-precision floats).
 Fields: ``type``, ``ts`` (epoch ms of the meter clock), ``ic``/``ec`` (kWh, 3 decimals), ``ric``/``rec``
 (kvarh, 3 decimals), ``p``/``pi``/``pe``/``r``/``ri``/``re`` ([total, L1, L2, L3]; W / var, integers;
 ``p`` = pi - pe and ``r`` = ri - re, a side the meter never sent counting as 0, null when neither
-is known; L1..L3 come from the per-phase fields ``p_l1_import_w`` .. ``q_l3_export_var`` of P1 meters),
+is known; L1..L3 come from the per-phase fields ``p_l1_import_w`` .. ``q_l3_export_var`` that P1 meters,
+the Swedish Aidon list and the Kamstrup Omnipower send),
 ``u`` ([L1, L2, L3] V, 1 decimal), ``i`` ([L1, L2, L3] A, 3 decimals), ``meter_id``, ``meter_type``,
 ``list_version``, ``list`` (null for P1 telegrams). ``null`` where the meter never sent the value.
 """

@@ -14,7 +14,8 @@ COUNTER_NAMES = ("frames_ok", "checksum_errors", "framing_errors", "truncated", 
 
 
 def list_number(result):
-    """The list number of a decoded frame: the decoder's own if it gives one, else inferred.
+    """The list number of a decoded frame: the decoder's own if it gives one (Kaifa, Aidon: 1-3;
+    Kamstrup: 1, or 2 for the hourly list), else inferred.
 
     Inference (Kaifa-style lists): cumulative energies -> 3, voltages/currents/identity -> 2, else 1.
     P1 telegrams (format ``p1/...``) have no lists: None.

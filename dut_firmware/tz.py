@@ -7,10 +7,14 @@ Local wall-clock time -> UTC, and the two special cases of a DST change:
 - a **nonexistent** local time (the spring gap, e.g. 2024-03-31 02:30 in Europe/Oslo) is read with the
   offset in force *before* the change (standard time), i.e. as the instant a clock that did not jump
   would show: 02:30 -> 01:30 UTC (= 03:30 CEST).
-- an **ambiguous** local time (the repeated autumn hour, e.g. 2024-10-27 02:30) is read as its *first*
-  occurrence (summer time, 00:30 UTC) unless ``not_before`` (the instant of the previous reading) lies
-  after that first occurrence, in which case the second occurrence (standard time, 01:30 UTC) is taken.
-  A meter sending local time without a DST flag (Kaifa) thus maps monotonically through the repeated hour.
+- an **ambiguous** local time (the repeated autumn hour, e.g. 2024-10-27 02:30) is resolved by, in turn:
+  1. the DST flag, when the meter sends one (``dst``: DLMS clock status bit 7, P1 ``S``/``W``):
+     True is the summer-time pass (00:30 UTC), False the standard-time pass (01:30 UTC);
+  2. else ``not_before`` (the instant of the previous reading): the first occurrence (summer time,
+     00:30 UTC) unless ``not_before`` lies after it, then the second (standard time, 01:30 UTC).
+  A meter sending local time without a DST flag (Kaifa Norway) thus maps monotonically through the
+  repeated hour as long as the reader saw a reading before it; a reader that starts listening inside
+  the second pass reads its first reading an hour early (nothing in the frame tells the passes apart).
 """
 
 
@@ -243,11 +247,12 @@ class Tz:
             in_dst = not (end <= utc < start)
         return self.dst if in_dst else self.std
 
-    def local_to_utc(self, y, mo, d, h=0, mi=0, s=0, not_before=None):
+    def local_to_utc(self, y, mo, d, h=0, mi=0, s=0, not_before=None, dst=None):
         """UTC seconds of a local wall-clock time (see the module doc for gaps and repeats).
 
-        ``not_before``: UTC seconds of the previous reading, used to pick the occurrence of an
-        ambiguous time. Returns (utc_seconds, offset_seconds).
+        ``dst``: the meter's DST flag (True, False or None when it sends none) and ``not_before``: UTC
+        seconds of the previous reading, used in that order to pick the occurrence of an ambiguous
+        time. Returns (utc_seconds, offset_seconds).
         """
         local = to_seconds(y, mo, d, h, mi, s)
         if self.dst is None:
@@ -256,9 +261,12 @@ class Tz:
         b = local - self.dst
         ok_a = self.offset_at(a) == self.std
         ok_b = self.offset_at(b) == self.dst
-        if ok_a and ok_b:                   # ambiguous: first occurrence unless time went past it
+        if ok_a and ok_b:                   # ambiguous: by the DST flag, else the first unless time went past it
             first, second = (a, b) if a < b else (b, a)
-            pick = second if (not_before is not None and first < not_before) else first
+            if dst is not None:
+                pick = b if dst else a
+            else:
+                pick = second if (not_before is not None and first < not_before) else first
             return pick, (local - pick)
         if ok_a:
             return a, self.std
@@ -273,11 +281,12 @@ class Tz:
         return self.local_to_utc(y, mo, d, h, mi, s)[1]
 
 
-def timestamp_to_epoch_ms(text, tz, not_before_ms=None):
-    """Epoch milliseconds of a meter timestamp: its own offset if it states one, else read in ``tz``."""
+def timestamp_to_epoch_ms(text, tz, not_before_ms=None, dst=None):
+    """Epoch milliseconds of a meter timestamp: its own offset if it states one, else read in ``tz``
+    (an ambiguous time by the meter's DST flag ``dst`` if given, else after ``not_before_ms``)."""
     parts, offset = parse_timestamp(text)
     if offset is not None:
         return (to_seconds(*parts) - offset) * 1000
     nb = None if not_before_ms is None else not_before_ms // 1000
-    utc, _off = tz.local_to_utc(*parts, not_before=nb)
+    utc, _off = tz.local_to_utc(*parts, not_before=nb, dst=dst)
     return utc * 1000

@@ -79,6 +79,21 @@ def _faults(specs: tuple[str, ...]) -> list:
 
 
 FAULT_HELP = "Inject a fault, NAME[:PARAM]; repeatable, applied in order (see `rig faults`)."
+SCENARIO_HELP = ("Load scenario of the meter model: household (the default), ev-charging (3 x 16 A daily from 18:00 "
+                 "for 4 h), solar-export (PV from 06:00 to 20:00, exporting around midday), phase-imbalance (one "
+                 "line heavy, the others light), voltage-sag (one line at 190-200 V daily from 18:30 for 1 h).")
+
+
+def _scenario(ctx: click.Context, param: click.Parameter, name: str | None) -> str | None:
+    """Check ``--scenario`` against the known load scenarios (rig.emulators.loads)."""
+    if name is None:
+        return None
+    from rig.emulators.loads import check_scenario
+
+    try:
+        return check_scenario(name)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -127,16 +142,25 @@ def faults(as_json: bool) -> None:
 
 @main.command()
 @click.option("--meter", "meter_id", required=True, help="Meter profile id (see `rig meters`).")
-@click.option("--at", "at", help="Meter local time of the first frame (ISO); default: now.")
+@click.option("--at", "at", help="Meter local time of the first frame (ISO, the meter's wall clock in its "
+              "time zone; a time in a repeated hour means its first pass, one in a skipped hour is an "
+              "error); default: now.")
 @click.option("--list", "list_no", type=click.IntRange(1, 3), help="Only this list (1, 2 or 3).")
 @click.option("--count", default=1, show_default=True, type=click.IntRange(1), help="Number of frames.")
 @click.option("--seed", default=1, show_default=True, help="Seed of the meter model.")
 @click.option("--reading", "reading_json", help="JSON object of normalized fields to set explicitly.")
+@click.option("--scenario", callback=_scenario, help=SCENARIO_HELP)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 def frames(meter_id: str, at: str | None, list_no: int | None, count: int, seed: int,
-           reading_json: str | None, as_json: bool) -> None:
-    """The frames a meter would send, on its schedule from --at."""
+           reading_json: str | None, scenario: str | None, as_json: bool) -> None:
+    """The frames a meter would send, on its schedule from --at.
+
+    Frames follow each other in real time across daylight-saving changes: the clock a frame shows jumps
+    over a skipped hour and shows a repeated hour twice. The text shows it with its UTC offset; `--json`
+    gives `at` (the wall clock as the meter shows it) and `utc` (the instant).
+    """
     from rig.emulators import Meter
+    from rig.emulators.schedule import zone
 
     profile = _profile(meter_id)
     start = _time(at) or datetime.now().replace(microsecond=0)
@@ -151,13 +175,17 @@ def frames(meter_id: str, at: str | None, list_no: int | None, count: int, seed:
     if list_no is not None and list_no not in profile.lists:
         raise click.BadParameter(f"{profile.id} sends no list {list_no}; lists: {sorted(profile.lists)}",
                                  param_hint="--list")
-    meter = Meter(profile, seed=seed, start=start)
+    meter = Meter(profile, seed=seed, start=start, load=scenario)
+    try:
+        meter.utc_of(start)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--at") from exc
     if at and list_no is not None and count == 1:
         # an explicit time and list: that frame, whether or not the schedule would send it then
         chosen = [(start, list_no)]
     else:
         # the schedule alone (no encoding): each frame is encoded once, below
-        times = profile.schedule.frame_times(start)
+        times = profile.schedule.frame_times(start, timezone=meter.timezone)
         chosen = list(islice(((t, n) for t, n in times if list_no is None or n == list_no), count))
     for when, number in chosen:
         try:
@@ -165,14 +193,18 @@ def frames(meter_id: str, at: str | None, list_no: int | None, count: int, seed:
         except (ValueError, KeyError) as exc:
             raise click.ClickException(str(exc)) from exc
         if as_json:
-            click.echo(json.dumps({"meter": profile.id, "at": frame.at.isoformat(), "list": frame.list,
-                                   "hex": frame.data.hex(), "reading": frame.reading}))
-        elif profile.protocol.startswith("P1"):  # an ASCII telegram: show its text
-            click.echo(f"{frame.at.isoformat()}  List {frame.list}  {len(frame.data)} bytes")
+            utc = frame.utc.isoformat() if frame.utc else None
+            click.echo(json.dumps({"meter": profile.id, "at": frame.at.isoformat(), "utc": utc,
+                                   "list": frame.list, "hex": frame.data.hex(), "reading": frame.reading}))
+            continue
+        # the wall clock with its UTC offset, so both passes of a repeated hour read apart
+        shown = frame.utc.astimezone(zone(meter.timezone)).isoformat() if frame.utc else frame.at.isoformat()
+        if profile.protocol.startswith("P1"):  # an ASCII telegram: show its text
+            click.echo(f"{shown}  List {frame.list}  {len(frame.data)} bytes")
             click.echo(frame.data.decode("ascii").replace("\r\n", "\n"), nl=False)
             click.echo(f"    {format_reading(frame.reading)}")
         else:
-            click.echo(f"{frame.at.isoformat()}  List {frame.list}  {len(frame.data)} bytes  {frame.data.hex()}")
+            click.echo(f"{shown}  List {frame.list}  {len(frame.data)} bytes  {frame.data.hex()}")
             click.echo(f"    {format_reading(frame.reading)}")
 
 
@@ -237,9 +269,11 @@ def decode(source: str, key: str | None, auth_key: str | None, as_json: bool) ->
 @click.option("--fault", "fault_specs", multiple=True, help=FAULT_HELP)
 @click.option("--bad-fcs-every", type=click.IntRange(min=2), help="Corrupt the FCS of every Nth frame "
               "(the same as --fault bad_fcs:N).")
+@click.option("--scenario", callback=_scenario, help=SCENARIO_HELP)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per write.")
 def emulate(meter_id: str, port: str, speed: float, duration: float | None, start_text: str | None,
-            seed: int, fault_specs: tuple[str, ...], bad_fcs_every: int | None, as_json: bool) -> None:
+            seed: int, fault_specs: tuple[str, ...], bad_fcs_every: int | None, scenario: str | None,
+            as_json: bool) -> None:
     """Play a meter into a port on its real schedule, with a live view of every write.
 
     Faults shape the stream as the field does (`rig faults` lists them). Without --duration the meter
@@ -252,7 +286,11 @@ def emulate(meter_id: str, port: str, speed: float, duration: float | None, star
     profile = _profile(meter_id)
     faults = _faults(fault_specs + ((f"bad_fcs:{bad_fcs_every}",) if bad_fcs_every else ()))
     start = _time(start_text) or datetime.now().replace(microsecond=0)
-    meter = Meter(profile, seed=seed, start=start)
+    meter = Meter(profile, seed=seed, start=start, load=scenario)
+    try:
+        began = meter.utc_of(start)  # meter time is absolute: blocks and pacing in real time, across DST
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--start") from exc
     window = timedelta(seconds=duration) if duration else timedelta(hours=1)
     try:
         link = open_link(port, profile.line, speed=speed)
@@ -268,10 +306,11 @@ def emulate(meter_id: str, port: str, speed: float, duration: float | None, star
     try:
         block = 0
         while duration is None or block == 0:
-            block_start = start + block * window
-            frames = list(meter.frames(start=block_start, until=block_start + window))
-            writes = apply_faults(emissions_from_frames(frames, block_start), faults, seed=seed + block, meter=meter)
-            offset = (block_start - start).total_seconds()
+            block_utc = began + block * window
+            block_start, block_end = meter.local_of(block_utc), meter.local_of(block_utc + window)
+            frames = list(meter.frames(start=block_start, until=block_end))
+            writes = apply_faults(emissions_from_frames(frames, block_utc), faults, seed=seed + block, meter=meter)
+            offset = (block_utc - began).total_seconds()
             for write in writes:
                 due = t0 + (offset + write.t) / speed
                 time.sleep(max(0.0, due - time.monotonic()))
@@ -311,9 +350,10 @@ def emulate(meter_id: str, port: str, speed: float, duration: float | None, star
               help="Replay this capture (see README, Captures) instead of playing a meter, and check the DUT "
                    "against its expected readings and counts.")
 @click.option("--fault", "fault_specs", multiple=True, help=FAULT_HELP)
+@click.option("--scenario", callback=_scenario, help=SCENARIO_HELP)
 def run(bench_path: str | None, meter_id: str | None, duration: float, speed: float, start_text: str | None,
         seed: int, as_json: bool, run_dir: Path | None, capture_path: Path | None,
-        fault_specs: tuple[str, ...]) -> None:
+        fault_specs: tuple[str, ...], scenario: str | None) -> None:
     """The main job: stream a meter (or a capture) into the bench's DUT and check every output against it.
 
     Exit status 0 only when every frame was decoded or counted as the error it is, exactly as a correct
@@ -328,6 +368,9 @@ def run(bench_path: str | None, meter_id: str | None, duration: float, speed: fl
     faults = _faults(fault_specs)
     if capture_path is not None and not capture_path.is_file():
         raise click.BadParameter(f"{capture_path} is not a file", param_hint="--capture")
+    if capture_path is not None and scenario is not None:
+        raise click.BadParameter("a capture replays recorded values: give --scenario or --capture, not both",
+                                 param_hint="--scenario")
     run_dir = run_dir or _run_dir("run", capture_path.stem if capture_path else meter)
     live = sys.stderr.isatty()
     last = [0.0]
@@ -346,7 +389,7 @@ def run(bench_path: str | None, meter_id: str | None, duration: float, speed: fl
         click.echo(f"bench {bench.name}: {bench.dut_kind} DUT, {what}; logs in {run_dir}", err=True)
     options = RunOptions(bench=bench, run_dir=run_dir, meter=meter, duration_s=duration, speed=speed,
                          seed=seed, start=_time(start_text), progress=progress, faults=faults,
-                         capture=capture_path)
+                         capture=capture_path, scenario=scenario)
     try:
         result = run_bench(options)
     except ValueError as exc:  # a request the rig cannot honour: nothing ran

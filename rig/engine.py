@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from rig.bench import Bench
 from rig.checks import Check, ExpectedState, Outcome, SentFrame, judge
@@ -73,6 +74,7 @@ class StreamResult:
     faults: Counter[str] = field(default_factory=Counter)
     writes: int = 0
     unjudged: int = 0  # good frames whose values the stream does not know (a recording without expectations)
+    held: int = 0  # writes a P1 meter held back because the reader did not raise its data-request line
     error: str | None = None
 
     @property
@@ -99,6 +101,22 @@ class StreamResult:
                 + [c.describe() for c in self.failures])
 
 
+def local_reading(reading: dict, timezone: str) -> dict:
+    """``reading`` with a timestamp that states its offset turned into the wall clock of ``timezone``, the
+    form every interface shows (a reader publishes epoch time, and the probes read it in the bench's zone)."""
+    ts = reading.get("timestamp")
+    if not ts:
+        return reading
+    try:
+        at = datetime.fromisoformat(ts)
+    except ValueError:
+        return reading
+    if at.tzinfo is None:
+        return reading
+    local = at.astimezone(ZoneInfo(timezone)).replace(tzinfo=None)
+    return {**reading, "timestamp": local.isoformat()}
+
+
 def sent_frame_ids(sent: Sequence[SentFrame]) -> dict[str, deque[int]]:
     """Timestamp -> indexes of the published frames carrying it, in order (a duplicated frame twice)."""
     out: dict[str, deque[int]] = {}
@@ -121,13 +139,15 @@ async def stream_and_check(
     progress: Callable[[Progress], None] | None = None,
     enable_modbus: bool = True,
     partial: bool = False,
+    on_request: bool = False,
 ) -> StreamResult:
     """Write ``emissions`` on their schedule (compressed by ``speed``) and check every interface.
 
     Frames a correct reader publishes (``Emission.published``) are checked on HTTP, Modbus and MQTT;
     damaged ones must never appear. The DUT's counters are taken as the difference over the stream, so
     a board with a history is judged on this stream alone. ``partial``: the emissions' readings name only
-    some fields (a capture's expectations), and only those are judged.
+    some fields (a capture's expectations), and only those are judged. ``on_request``: the meter sends
+    only while the reader raises the data-request line (P1), as far as the link can tell.
     """
     http = HttpProbe(dut.http_url, tz=bench.timezone)
     result = StreamResult([], [], {})
@@ -139,7 +159,7 @@ async def stream_and_check(
         before = (await asyncio.to_thread(http.health)).get("counters", {})
         try:
             await _stream(emissions, link, dut, broker, bench, interval_s / speed, speed, run_dir, http,
-                          enable_modbus, progress, result, partial)
+                          enable_modbus, progress, result, partial, on_request)
         except (ProbeError, DutError, OSError) as exc:
             result.error = f"{exc} (DUT log: {dut.log_path})" if dut.log_path else str(exc)
         # a frame cut short at the end is counted when the reader's idle flush ends it
@@ -183,6 +203,7 @@ async def _stream(
     progress: Callable[[Progress], None] | None,
     result: StreamResult,
     partial: bool,
+    on_request: bool,
 ) -> None:
     loop = asyncio.get_running_loop()
     sent, checks = result.sent, result.checks
@@ -220,12 +241,17 @@ async def _stream(
                             poller.result()  # a poller that died raises its error here, at once
                     if not dut.alive():
                         raise DutError(f"the DUT exited after {i} of {len(emissions)} writes")
+                    if on_request and link.request_line() is False:
+                        result.held += 1  # a P1 meter sends nothing while the request is low
+                        result.expected_counts.subtract(emission.counts)
+                        continue
                     t_end = await loop.run_in_executor(None, link.write, emission.data, _note(emission))
                     result.writes += 1
-                    ts = emission.reading.get("timestamp") if emission.reading else None
+                    reading = local_reading(emission.reading or {}, bench.timezone)
+                    ts = reading.get("timestamp")
                     if emission.published:
                         record = SentFrame(len(sent), emission.at or _no_time(), emission.list or 0,
-                                           emission.reading or {}, state.apply(emission.reading or {}), t_end,
+                                           reading, state.apply(reading), t_end,
                                            t_end + interval_real + MARGIN_S, partial)
                         sent.append(record)
                         if ts is not None:

@@ -13,10 +13,9 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from rig.bench import Bench
 from rig.checks import Check, InterfaceSummary
@@ -34,7 +33,7 @@ from rig.engine import (
 from rig.line import LineSettings
 from rig.session import open_meter_link, start_broker, start_dut
 
-__all__ = ["ERROR_COUNTERS", "Progress", "RunOptions", "RunResult", "StreamResult", "check_no_dst_change",
+__all__ = ["ERROR_COUNTERS", "Progress", "RunOptions", "RunResult", "StreamResult",
            "default_start", "format_summary", "run", "stream_and_check"]
 
 DEFAULT_CAPTURE_LINE = LineSettings(2400, 8, "E", 1)
@@ -126,6 +125,7 @@ class RunOptions:
     progress: Callable[[Progress], None] | None = None
     faults: Sequence[Fault] = ()
     capture: Path | None = None
+    scenario: str | None = None  # the meter's load scenario (rig.emulators.loads); None: household
 
 
 def default_start(now: datetime | None = None) -> datetime:
@@ -133,17 +133,6 @@ def default_start(now: datetime | None = None) -> datetime:
     now = (now or datetime.now()).replace(microsecond=0)
     next_hour = now.replace(minute=0, second=0) + timedelta(hours=1)
     return next_hour - timedelta(seconds=30)
-
-
-def check_no_dst_change(start: datetime, end: datetime, timezone: str) -> None:
-    """ValueError when meter time from ``start`` to ``end`` crosses a daylight-saving change.
-
-    The emulator's clock does not model DST days yet (a 23 h or 25 h day): refuse such a span clearly.
-    """
-    zone = ZoneInfo(timezone)
-    if start.replace(tzinfo=zone).utcoffset() != end.replace(tzinfo=zone).utcoffset():
-        raise ValueError(f"{start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} crosses a daylight-saving change in "
-                         f"{timezone}, which the meter emulator does not model yet; choose another --start")
 
 
 @dataclass
@@ -158,6 +147,8 @@ class _Plan:
     start: str
     duration_s: float
     partial: bool = False  # a capture's expectations name only some fields
+    on_request: bool = False  # a P1 meter: it sends only while the reader raises the data-request line
+    timezone: str | None = None  # the meter clock's zone (the DUT and the probes read local time in it)
 
 
 def _plan(options: RunOptions) -> _Plan:
@@ -177,18 +168,22 @@ def _plan(options: RunOptions) -> _Plan:
                      CAPTURE_INTERVAL_S, capture.started or "", capture.duration_s, partial=True)
     profile = get_profile(options.meter or bench.profile)
     start = options.start or default_start()
-    check_no_dst_change(start, start + timedelta(seconds=options.duration_s), bench.timezone)
-    meter = Meter(profile, seed=options.seed, start=start)
-    frames = list(meter.frames(start=start, until=start + timedelta(seconds=options.duration_s)))
-    emissions = apply_faults(emissions_from_frames(frames, start), options.faults, seed=options.seed, meter=meter)
+    meter = Meter(profile, seed=options.seed, start=start, load=options.scenario)
+    # Meter time is absolute: the duration is real time, across daylight-saving changes (23 h / 25 h days).
+    began = meter.utc_of(start)  # ValueError for a start in the hour the clock skips
+    until = meter.local_of(began + timedelta(seconds=options.duration_s))
+    frames = list(meter.frames(start=start, until=until))
+    emissions = apply_faults(emissions_from_frames(frames, began), options.faults, seed=options.seed, meter=meter)
     return _Plan(profile.id, profile.id, profile.line, emissions, profile.frame_interval_s, start.isoformat(),
-                 options.duration_s)
+                 options.duration_s, timezone=meter.timezone, on_request=profile.protocol.startswith("P1"))
 
 
 def run(options: RunOptions) -> RunResult:
     """Bring the bench up, stream the meter or the capture, check every interface, bring the bench down."""
-    bench = options.bench
     plan = _plan(options)
+    bench = options.bench
+    if plan.timezone and plan.timezone != bench.timezone:
+        bench = replace(bench, timezone=plan.timezone)  # the reader reads the meter's clock in its zone
     run_dir = options.run_dir
     run_dir.mkdir(parents=True, exist_ok=True)
     result = RunResult(
@@ -214,7 +209,7 @@ def run(options: RunOptions) -> RunResult:
         stack.callback(dut.stop)
         streamed = asyncio.run(stream_and_check(
             plan.emissions, link, dut, broker, bench, plan.interval_s, options.speed, run_dir, options.progress,
-            partial=plan.partial,
+            partial=plan.partial, on_request=plan.on_request,
         ))
         result.absorb(streamed)
     result.real_time_s = time.monotonic() - began

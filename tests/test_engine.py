@@ -12,7 +12,7 @@ from rig.bench import load_bench
 from rig.checks import Outcome, SentFrame
 from rig.emulators import Meter, get_profile
 from rig.emulators.faults import emissions_from_frames
-from rig.engine import StreamResult, check_mqtt, stream_and_check
+from rig.engine import StreamResult, check_mqtt, local_reading, stream_and_check
 from rig.probes.mqtt import MqttMessage
 from rig.session import open_meter_link, start_dut
 
@@ -74,3 +74,9 @@ def test_counters_must_equal_what_a_correct_reader_counts() -> None:
                           expected_counts=Counter({"frames_ok": 5, "checksum_errors": 1}))
     assert result.count_mismatches() == ["counter checksum_errors: a correct reader counts 1, the DUT counted 2"]
     assert result.problems() == result.count_mismatches()
+
+
+def test_a_clock_that_states_its_offset_is_judged_on_the_bench_wall_clock() -> None:
+    swedish = {"timestamp": "2021-07-23T18:50:00+01:00", "p_import_w": 3}
+    assert local_reading(swedish, "Europe/Oslo")["timestamp"] == "2021-07-23T19:50:00"
+    assert local_reading({"timestamp": "2021-07-23T18:50:00"}, "Europe/Oslo")["timestamp"] == "2021-07-23T18:50:00"

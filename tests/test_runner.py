@@ -10,7 +10,7 @@ import pytest
 
 from rig.bench import load_bench
 from rig.emulators.faults import parse_fault
-from rig.runner import RunOptions, check_no_dst_change, default_start, format_summary, run
+from rig.runner import RunOptions, default_start, format_summary, run
 
 
 def test_run_summary_counts_lists_and_is_ok_only_when_everything_passed(tmp_path: Path) -> None:
@@ -48,9 +48,20 @@ def test_default_start_is_half_a_minute_before_the_next_hour() -> None:
     assert default_start(datetime(2024, 10, 1, 18, 12, 5, 7)) == datetime(2024, 10, 1, 18, 59, 30)
 
 
-def test_a_run_across_a_daylight_saving_change_is_refused_clearly() -> None:
-    with pytest.raises(ValueError, match="daylight-saving"):
-        check_no_dst_change(datetime(2024, 10, 27, 1, 59, 30), datetime(2024, 10, 27, 3, 0, 30), "Europe/Oslo")
-    with pytest.raises(ValueError, match="daylight-saving"):
-        check_no_dst_change(datetime(2024, 3, 31, 1, 59, 30), datetime(2024, 3, 31, 3, 0, 30), "Europe/Oslo")
-    check_no_dst_change(datetime(2024, 10, 1, 18, 59, 30), datetime(2024, 10, 1, 20, 0, 0), "Europe/Oslo")
+@pytest.mark.parametrize(
+    "start, real_s, list3",
+    [
+        # 01:59:00 CEST to 03:01:00 CET: the clock shows 02:00-03:00 twice, List 3 at both 02:00:10
+        (datetime(2024, 10, 27, 1, 59), 2 * 3600 + 120, 3),
+        # 01:59:00 CET to 03:01:00 CEST: the clock skips 02:00-03:00, no List 3 at 02:00:10
+        (datetime(2024, 3, 31, 1, 59), 120, 1),
+    ],
+    ids=["october", "march"],
+)
+def test_a_run_across_a_daylight_saving_change_passes(tmp_path: Path, start: datetime, real_s: int,
+                                                       list3: int) -> None:
+    result = run(RunOptions(bench=load_bench(), run_dir=tmp_path, meter="kaifa-ma304h4", start=start,
+                            duration_s=real_s, speed=120))
+    assert result.ok, format_summary(result)
+    assert result.frames_sent == real_s // 2 == result.frames_decoded
+    assert result.frames_by_list[3] == list3

@@ -1,5 +1,16 @@
 """Unix HAL (the software DUT): serial = a tty/pty through termios, LED = an events file,
-clock = monotonic ms scaled by ``clock_scale``. Runs under MicroPython's unix port and CPython."""
+clock = monotonic ms scaled by ``clock_scale``. Runs under MicroPython's unix port and CPython.
+
+Serial line: baud, 8 data bits, parity (PARENB, PARODD) and 1 stop bit, with INPCK set whenever parity
+is on, so bytes with parity or framing errors arrive as NUL instead of as they were sampled. A pty
+keeps every flag but PARENB (it forces CS8 and clears PARENB), so on a pty INPCK is what tells the
+other side that parity is on.
+
+Data request (P1): the reader raises RTS to ask the meter for data. Modem-control ioctls fail on a
+pty (ENOTTY) and MicroPython has no ioctl, so the HAL enables RTS/CTS flow control (CRTSCTS): a UART
+driver then holds RTS asserted while it can receive, and a pty records the flag, where the rig reads
+it. Clearing CRTSCTS (``set_request(False)``, and on ``close()``) lowers the request.
+"""
 
 import asyncio
 import select
@@ -21,6 +32,10 @@ PARODD = 0o1000
 CSTOPB = 0o100
 CSIZE = 0o60
 CS8 = 0o60
+INPCK = 0o20
+IGNPAR = 0o4
+PARMRK = 0o10
+CRTSCTS = 0o20000000000
 VTIME = 5
 VMIN = 6
 
@@ -55,7 +70,7 @@ else:
         return a - b
 
 
-def _configure_tty(fd, baud, parity):
+def _configure_tty(fd, baud, parity, request=False):
     if termios is None:
         return
     if MICROPYTHON:
@@ -67,11 +82,17 @@ def _configure_tty(fd, baud, parity):
     speed = speed_value(baud)
     attrs[4] = speed
     attrs[5] = speed
-    cflag = (attrs[2] & ~(PARENB | PARODD | CSTOPB | CSIZE)) | CS8
+    cflag = (attrs[2] & ~(PARENB | PARODD | CSTOPB | CSIZE | CRTSCTS)) | CS8
+    iflag = attrs[0] & ~(INPCK | IGNPAR | PARMRK)
     if parity == "E":
         cflag |= PARENB
     elif parity == "O":
         cflag |= PARENB | PARODD
+    if parity in ("E", "O"):
+        iflag |= INPCK
+    if request:
+        cflag |= CRTSCTS
+    attrs[0] = iflag
     attrs[2] = cflag
     cc = attrs[6]
     # MicroPython: VMIN 0, so a read returns what is there (its read(n) loops until n bytes or 0).
@@ -83,9 +104,34 @@ def _configure_tty(fd, baud, parity):
     except Exception:
         if not cflag & PARENB:
             raise
-        # A pty refuses PARENB at times (EINVAL): parity cannot be emulated there anyway.
-        attrs[2] = cflag & ~(PARENB | PARODD)
+        # A pty drops PARENB, and refuses a change that is only PARENB (EINVAL); PARODD and INPCK
+        # still tell the other side which parity is on.
+        attrs[2] = cflag & ~PARENB
         termios.tcsetattr(fd, termios.TCSANOW, attrs)
+
+
+class _SerialBase:
+    """What both serial classes share: line settings and the data-request line."""
+
+    def reconfigure(self, baud, parity):
+        """Put other line settings on the port (the data request stays as it is)."""
+        if parity is None:
+            parity = default_parity(baud)
+        _configure_tty(self._fd(), baud, parity, self.request)
+        self.line = (baud, parity)
+
+    def set_request(self, on):
+        """Raise (True) or lower (False) the data-request line."""
+        _configure_tty(self._fd(), self.line[0], self.line[1], on)
+        self.request = on
+
+
+def _lower_request(port):
+    if port.request:
+        try:
+            port.set_request(False)
+        except Exception:
+            pass
 
 
 def _poller_for(target):
@@ -105,14 +151,16 @@ def _pending(poller):
     return False
 
 
-class _MpSerial:
+class _MpSerial(_SerialBase):
     """MicroPython: builtin open() + asyncio.StreamReader (poll-driven)."""
 
-    def __init__(self, device, baud, parity):
+    def __init__(self, device, baud, parity, request=False):
         self.device = device
+        self.line = (baud, parity)
+        self.request = request
         self.f = open(device, "rb")
         try:
-            _configure_tty(self.f.fileno(), baud, parity)
+            _configure_tty(self.f.fileno(), baud, parity, request)
         except Exception:
             self.f.close()
             raise
@@ -122,28 +170,31 @@ class _MpSerial:
     async def read(self, n):
         return await self.stream.read(n)
 
-    def reconfigure(self, baud, parity):
-        _configure_tty(self.f.fileno(), baud, parity)
+    def _fd(self):
+        return self.f.fileno()
 
     def pending(self):
         return _pending(self._poller)
 
     def close(self):
+        _lower_request(self)
         try:
             self.f.close()
         except OSError:
             pass
 
 
-class _CpSerial:
+class _CpSerial(_SerialBase):
     """CPython: a non-blocking fd watched with loop.add_reader."""
 
-    def __init__(self, device, baud, parity):
+    def __init__(self, device, baud, parity, request=False):
         import os
         self.os = os
+        self.line = (baud, parity)
+        self.request = request
         self.fd = os.open(device, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
         try:
-            _configure_tty(self.fd, baud, parity)
+            _configure_tty(self.fd, baud, parity, request)
         except Exception:
             os.close(self.fd)
             raise
@@ -163,13 +214,14 @@ class _CpSerial:
             self.ready.clear()
             await self.ready.wait()
 
-    def reconfigure(self, baud, parity):
-        _configure_tty(self.fd, baud, parity)
+    def _fd(self):
+        return self.fd
 
     def pending(self):
         return _pending(self._poller)
 
     def close(self):
+        _lower_request(self)
         try:
             self.loop.remove_reader(self.fd)
             self.os.close(self.fd)
@@ -234,12 +286,14 @@ class UnixHal:
         self._led.flush()
 
     # -- serial ------------------------------------------------------------------------------------
-    def open_serial(self, device, baud, parity=None):
+    def open_serial(self, device, baud, parity=None, request=False):
+        """Open ``device`` at ``baud``/``parity`` (8 data bits, 1 stop bit), the data request raised
+        when ``request``."""
         if parity is None:
             parity = default_parity(baud)
         if MICROPYTHON:
-            return _MpSerial(device, baud, parity)
-        return _CpSerial(device, baud, parity)
+            return _MpSerial(device, baud, parity, request)
+        return _CpSerial(device, baud, parity, request)
 
     # -- network -----------------------------------------------------------------------------------
     def network_up(self):

@@ -92,10 +92,11 @@ def decode(buf, pos=0, depth=0):
         if depth >= MAX_DEPTH:
             raise ValueError("a-xdr: nesting deeper than %d" % MAX_DEPTH)
         count, pos = decode_length(buf, pos)
-        items = []
-        for _ in range(count):
-            v, pos = decode(buf, pos, depth + 1)
-            items.append(v)
+        if count > n - pos:  # every element takes a byte at least
+            raise _truncated(pos)
+        items = [None] * count  # one allocation of the right size, no growth
+        for i in range(count):
+            items[i], pos = decode(buf, pos, depth + 1)
         return items, pos
     if tag == OCTET_STRING or tag == VISIBLE_STRING or tag == UTF8_STRING:
         size, pos = decode_length(buf, pos)

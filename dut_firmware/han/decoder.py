@@ -11,10 +11,13 @@ run of bytes of no frame once as framing_errors; an error text starts with its c
 (hcs / fcs / crc mismatch: checksum_errors; encrypted apdu: decrypt_errors).
 Dispatch by the byte at a frame start: 0x7E is HDLC (hdlc.py: a length is trusted only after its
 HCS; after a bad frame the search resumes after its start, its remains not counted again), '/' is
-P1 (p1.py, dsmr.py: "p1/dsmr", list None). The buffer is allocated once; no per-byte copies.
+P1 (p1.py, dsmr.py: "p1/dsmr", list None). Inside HDLC the list's content picks the decoder: an
+array of OBIS structures is Aidon ("hdlc/aidon"), a structure opening with a visible-string is
+Kamstrup ("hdlc/kamstrup"), any other structure Kaifa. The buffer is allocated once; no per-byte copies.
 """
 
-from . import dlms, dsmr, hdlc, kaifa, p1
+# the large modules first: compiled into a heap not yet fragmented by the others (MicroPython)
+from . import dsmr, p1, dlms, hdlc, kaifa, aidon, kamstrup  # noqa: I001
 from .dlms import DecryptError
 
 COUNTERS = (
@@ -31,14 +34,19 @@ DEFAULT_MAX_FRAME = 2048
 
 _FLAG = b"\x7e"
 _SLASH = b"/"
+_ARRAY = 0x01
 _STRUCTURE = 0x02
 
 
 def _decode_apdu(apdu):
     """(kind, list_no, reading) of an APDU. Raises ValueError (dlms.UnknownFormat, DecryptError)."""
     _, when, body_tag, body = dlms.parse_notification(apdu)
+    if body_tag == _ARRAY and body:
+        return aidon.decode(body, when)
     if body_tag != _STRUCTURE:
         raise dlms.UnknownFormat("unknown list: body type tag 0x%02x" % body_tag)
+    if body and isinstance(body[0], str):
+        return kamstrup.decode(body, when)
     return kaifa.decode(body, when)
 
 
@@ -244,7 +252,8 @@ class Decoder:
             self._error(out, "unknown_format", "hdlc",
                         "unknown format: segmented hdlc frame (not supported yet)")
             return
-        self._decode(out, "hdlc", _decode_info, bytes(memoryview(buf)[r[2]:r[3]]))
+        # decoded in place: the values are copied out, and the buffer is not touched before the return
+        self._decode(out, "hdlc", _decode_info, memoryview(buf)[r[2]:r[3]])
 
     def _decode(self, out, fmt, decode, data):
         try:

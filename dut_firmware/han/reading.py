@@ -29,12 +29,15 @@ FIELDS = (
     E_IMPORT, E_EXPORT, R_IMPORT, R_EXPORT,
 )
 
-# 3-wire IT meters: U2 is a placeholder 0 on the wire, not a measurement (architecture.md s.1)
-IT_METER_TYPES = ("MA304H3E",)
+# 3-wire IT meters: placeholders on the wire, not measurements (architecture.md s.1): U2 on the MA304H3E,
+# U2 and I2 on the MA304T3 (CT)
+IT_PLACEHOLDERS = {"MA304H3E": (U_L2,), "MA304T3": (U_L2, I_L2)}
+IT_METER_TYPES = tuple(IT_PLACEHOLDERS)
 
 
 def apply_it_rule(reading):
-    """Replace the U2 placeholder of a 3-wire IT meter by None (not measured)."""
-    if reading.get(METER_TYPE) in IT_METER_TYPES and U_L2 in reading:
-        reading[U_L2] = None
+    """Replace the placeholders of a 3-wire IT meter by None (not measured)."""
+    for name in IT_PLACEHOLDERS.get(reading.get(METER_TYPE), ()):
+        if name in reading:
+            reading[name] = None
     return reading

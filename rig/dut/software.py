@@ -74,17 +74,22 @@ def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
 class SoftwareDut:
     """The firmware as a local process; use as a context manager (``start()`` / ``stop()``).
 
+    ``baud`` is a baud rate or ``"auto"`` (the firmware detects the meter's line settings; with
+    ``extra_config={"persist": True}`` it saves what it detected in its config file, which
+    :meth:`saved_config` reads back).
     ``mqtt`` (``host``/``port``/``topic``/...) enables MQTT; ``extra_config`` is deep-merged into the
     generated config last. HTTP and Modbus listen on free loopback ports chosen here (Modbus is
     configured, closed unless ``modbus_enabled``, and can be opened later with ``POST /configuration``).
     """
 
-    def __init__(self, workdir: str | Path, serial_device: str, *, baud: int = 2400,
+    def __init__(self, workdir: str | Path, serial_device: str, *, baud: int | str = 2400,
                  mqtt: dict[str, Any] | None = None, modbus_enabled: bool = False,
                  clock_scale: float = 1.0, serial_number: str = "SIM-0001", tz: str = DEFAULT_TZ,
                  micropython: str | Path | None = None, firmware_dir: str | Path | None = None,
                  host: str = "127.0.0.1", extra_config: dict[str, Any] | None = None,
                  ready_timeout: float = 10.0) -> None:
+        if not (baud == "auto" or (isinstance(baud, int) and not isinstance(baud, bool) and baud > 0)):
+            raise DutError(f"baud must be a positive baud rate or 'auto', got {baud!r}")
         self.workdir = Path(workdir).resolve()
         self.serial_device = serial_device
         self.serial_number = serial_number
@@ -145,6 +150,13 @@ class SoftwareDut:
     @property
     def pid(self) -> int | None:
         return self._proc.pid if self._proc else None
+
+    def saved_config(self) -> dict[str, Any]:
+        """The config file as the firmware left it (it saves run-time changes there when ``persist``)."""
+        try:
+            return json.loads(self.config_path.read_text())
+        except (OSError, ValueError) as exc:
+            raise DutError(f"cannot read the DUT config {self.config_path}: {exc}") from exc
 
     def command(self) -> list[str]:
         """The command line ``start()`` runs (in ``firmware_dir``)."""

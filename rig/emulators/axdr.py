@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 from datetime import datetime
 
 ARRAY = 0x01
@@ -14,6 +15,10 @@ LONG_UNSIGNED = 0x12
 LONG64_UNSIGNED = 0x15
 
 DEVIATION_UNSPECIFIED = 0x8000
+
+# Fast paths (an int in range, a short length) packed in one C call; anything else takes the checked path.
+_TAG_U32 = struct.Struct(">BI").pack
+_DATE_TIME = struct.Struct(">HBBBBBBBHB").pack
 
 
 def length(n: int) -> bytes:
@@ -40,6 +45,8 @@ def _integer(tag: int, value: int, size: int, signed: bool, name: str) -> bytes:
 
 def structure(*items: bytes) -> bytes:
     """``02 n`` followed by the n encoded items."""
+    if len(items) < 0x80:
+        return bytes((STRUCTURE, len(items))) + b"".join(items)
     return bytes([STRUCTURE]) + length(len(items)) + b"".join(items)
 
 
@@ -50,6 +57,8 @@ def array(*items: bytes) -> bytes:
 
 def double_long_unsigned(value: int) -> bytes:
     """``06`` + uint32 (ValueError outside 0..4294967295)."""
+    if type(value) is int and 0 <= value <= 0xFFFFFFFF:
+        return _TAG_U32(DOUBLE_LONG_UNSIGNED, value)
     return _integer(DOUBLE_LONG_UNSIGNED, value, 4, False, "double-long-unsigned")
 
 
@@ -70,6 +79,8 @@ def long64_unsigned(value: int) -> bytes:
 
 def octet_string(value: bytes) -> bytes:
     """``09`` + length + the octets (text is passed as ASCII bytes, e.g. Kaifa's meter id)."""
+    if type(value) is bytes and len(value) < 0x80:
+        return bytes((OCTET_STRING, len(value))) + value
     return bytes([OCTET_STRING]) + length(len(value)) + bytes(value)
 
 
@@ -94,10 +105,10 @@ def date_time(
     dev = DEVIATION_UNSPECIFIED if deviation is None else deviation & 0xFFFF
     if deviation is not None and not -720 <= deviation <= 720:
         raise ValueError(f"deviation must be -720..720 minutes, got {deviation}")
-    return (
-        at.year.to_bytes(2, "big")
-        + bytes([at.month, at.day, at.isoweekday(), at.hour, at.minute, at.second])
-        + bytes([0xFF if hundredths is None else hundredths])
-        + dev.to_bytes(2, "big")
-        + bytes([0xFF if clock_status is None else clock_status])
-    )
+    try:
+        return _DATE_TIME(
+            at.year, at.month, at.day, at.isoweekday(), at.hour, at.minute, at.second,
+            0xFF if hundredths is None else hundredths, dev, 0xFF if clock_status is None else clock_status,
+        )
+    except struct.error as exc:  # hundredths or clock status not a byte
+        raise ValueError(f"date-time field out of range: {exc}") from None

@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+from binascii import crc_hqx
+
 
 def _make_table(poly: int) -> tuple[int, ...]:
     table = []
@@ -17,21 +19,22 @@ def _make_table(poly: int) -> tuple[int, ...]:
     return tuple(table)
 
 
-_X25_TABLE = _make_table(0x8408)
 _ARC_TABLE = _make_table(0xA001)
+_REFLECT = bytes(int(f"{b:08b}"[::-1], 2) for b in range(256))  # each byte with its bits reversed
 
 
 def crc16_x25(data: bytes) -> int:
     """CRC-16/X.25 of ``data`` as an integer (check value of ``b"123456789"`` is 0x906E)."""
-    crc = 0xFFFF
-    for byte in data:
-        crc = (crc >> 8) ^ _X25_TABLE[(crc ^ byte) & 0xFF]
-    return crc ^ 0xFFFF
+    # X.25 is CRC-16/CCITT (0x1021, what binascii.crc_hqx computes in C) with input and output bit-reflected:
+    # reflect every byte, run crc_hqx from 0xFFFF (its own reflection), reflect the 16-bit result.
+    crc = crc_hqx(bytes(data).translate(_REFLECT), 0xFFFF)
+    return ((_REFLECT[crc & 0xFF] << 8) | _REFLECT[crc >> 8]) ^ 0xFFFF
 
 
 def crc16_x25_wire(data: bytes) -> bytes:
     """CRC-16/X.25 of ``data`` as the two bytes sent on the line (least significant byte first)."""
-    return crc16_x25(data).to_bytes(2, "little")
+    crc = crc_hqx(bytes(data).translate(_REFLECT), 0xFFFF)
+    return bytes((_REFLECT[crc >> 8] ^ 0xFF, _REFLECT[crc & 0xFF] ^ 0xFF))
 
 
 def crc16_arc(data: bytes) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 LLC_HEADER = b"\xe6\xe7\x00"  # destination LSAP E6, source LSAP E7 (response), quality 00
 DATA_NOTIFICATION = 0x0F
+_TAG = bytes([DATA_NOTIFICATION])
 
 
 def data_notification(invoke_id_and_priority: int, date_time_field: bytes, body: bytes) -> bytes:
@@ -13,7 +14,7 @@ def data_notification(invoke_id_and_priority: int, date_time_field: bytes, body:
     """
     if not 0 <= invoke_id_and_priority <= 0xFFFFFFFF:
         raise ValueError(f"long-invoke-id-and-priority must be a uint32, got {invoke_id_and_priority}")
-    return bytes([DATA_NOTIFICATION]) + invoke_id_and_priority.to_bytes(4, "big") + date_time_field + body
+    return b"".join((_TAG, invoke_id_and_priority.to_bytes(4, "big"), date_time_field, body))
 
 
 def llc_pdu(apdu: bytes) -> bytes:

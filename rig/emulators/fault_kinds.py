@@ -340,8 +340,9 @@ def oversized(es: list[Emission], fault: Fault, ctx: Context) -> list[Emission]:
 # -- meter-level faults ------------------------------------------------------------------------------------
 def clock_jump(es: list[Emission], fault: Fault, ctx: Context) -> list[Emission]:
     """From the middle of the stream on, every whole intact frame is re-encoded by the meter with its
-    clock off by SECONDS (``Meter.frame_at(at + jump, list)``), at its old write time. Frames already
-    split or damaged keep their bytes: give clock_jump before byte-level faults."""
+    clock off by SECONDS (the wall clock of the instant SECONDS later, across a DST change as the meter
+    shows it), at its old write time. Frames already split or damaged keep their bytes: give
+    clock_jump before byte-level faults."""
     if ctx.meter is None:
         raise ValueError("clock_jump needs the meter, to encode frames with the jumped clock")
     groups, jump = _groups(es), timedelta(seconds=_count(fault))
@@ -349,7 +350,7 @@ def clock_jump(es: list[Emission], fault: Fault, ctx: Context) -> list[Emission]
     for group in groups:
         for e in group:
             if mid is not None and group[0].t >= mid and len(group) == 1 and _intact(e) and e.at is not None:
-                frame = ctx.meter.frame_at(e.at + jump, e.list)
+                frame = ctx.meter.frame_at(ctx.meter.local_of(ctx.meter.utc_of(e.at) + jump), e.list)
                 e = replace(e, data=frame.data, reading=frame.reading, at=frame.at, fault=_label(e, fault.spec))
             out.append(e)
     return out

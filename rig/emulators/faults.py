@@ -25,7 +25,7 @@ import random
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from rig.emulators.meter import Frame, Meter
@@ -250,16 +250,31 @@ def apply_faults(
 
 
 def emissions_from_frames(frames: Iterable[Frame], start: datetime) -> list[Emission]:
-    """One write per frame at its meter time (seconds since ``start``). A frame marked ``corrupt``
-    (``with_bad_fcs``) counts one checksum error."""
+    """One write per frame at its instant: ``t`` is real seconds since ``start``, so it grows with real
+    time across daylight-saving changes. ``start`` is aware, or the naive meter clock at or before the
+    first frame (read at the UTC offset, the first frame's or an hour either side, that puts it closest
+    before that frame). A frame marked ``corrupt`` (``with_bad_fcs``) counts one checksum error."""
+    frames = list(frames)
+    origin = start
+    if start.tzinfo is None and frames and frames[0].utc is not None:
+        first = frames[0]
+        base = first.utc - (first.at.replace(fold=0) - start)  # start read at the first frame's offset
+        candidates = [base + timedelta(hours=h) for h in (-1, 0, 1)]
+        origin = min((c for c in candidates if c <= first.utc), key=lambda c: first.utc - c, default=base)
     return [
         Emission(
-            t=(frame.at - start).total_seconds(), data=frame.data, reading=frame.reading, list=frame.list,
+            t=_seconds_since(frame, origin), data=frame.data, reading=frame.reading, list=frame.list,
             at=frame.at, counts={"checksum_errors": 1} if frame.corrupt else {"frames_ok": 1},
             fault="bad_fcs" if frame.corrupt else None,
         )
         for frame in frames
     ]
+
+
+def _seconds_since(frame: Frame, origin: datetime) -> float:
+    if frame.utc is not None and origin.tzinfo is not None:
+        return (frame.utc - origin).total_seconds()
+    return (frame.at - origin.replace(tzinfo=None)).total_seconds()
 
 
 def emissions_from_capture(capture: Capture) -> list[Emission]:

@@ -138,6 +138,7 @@ class P1Profile:
     model: str
     make: str = "Landis+Gyr"
     country: str = "FI"
+    timezone: str = "Europe/Helsinki"
     protocol: str = "P1 (IEC 62056-21 mode D, DSMR 5.0.2 physical layer)"
     wiring: str = "TN"
     line: LineSettings = field(default_factory=lambda: LineSettings(115200, 8, "N", 1))

@@ -19,6 +19,15 @@ date (registers 0 then, and before it); the per-sample noise has zero mean. So t
 stay far inside uint32 for decades, and do not depend on how often or in which order they are read.
 The reactive register of the direction opposite to the load's usual sign grows at a seeded 0.5-3 % of
 the main one (loads that are occasionally capacitive/inductive).
+
+A load scenario (``rig.emulators.loads``) changes the base load over time: line shares, a sagged line
+voltage (constant-power loads: that line's current rises by the voltage ratio, its power stays), an
+extra current on every line (added as a phasor), and a gain on the active part of each measuring path's
+current (the component in phase with the voltage the meter multiplies it with: the star voltage on TN,
+U12 / U32 on IT), which scales active power and leaves reactive power alone. Its energy follows in
+closed form too: the extra current's while it flows, and a gain's split by its sign into the import
+and export registers, day by day (cached); the net sign rule holds per instant: import and export are
+never both non-zero.
 """
 
 from __future__ import annotations
@@ -29,6 +38,7 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from rig.emulators.loads import DAY, DEFAULT, Load, make_load
 from rig.reading import Reading
 
 EPOCH = datetime(2000, 1, 1)
@@ -51,6 +61,21 @@ class _Wave:
     def integral(self, t: float) -> float:
         w = 2 * math.pi / self.period_s
         return self.amplitude / w * math.sin(w * t + self.phase)
+
+
+def _cos_integral(w: float, phase: float, t0: float, t1: float) -> float:
+    """``integral of cos(w t + phase)`` over ``[t0, t1]`` (sum-to-product form: exact for short spans)."""
+    if abs(w) < 1e-15:
+        return math.cos(phase) * (t1 - t0)
+    return 2 * math.cos(w * (t0 + t1) / 2 + phase) * math.sin(w * (t1 - t0) / 2) / w
+
+
+def _scale_active(current: float, lag: float, offset: float, gain: float) -> tuple[float, float]:
+    """(magnitude, lag) of a line current whose component in phase with the path voltage (which leads the
+    star voltage by ``offset``) is multiplied by ``gain``."""
+    psi = lag + offset
+    active, reactive = current * math.cos(psi) * gain, current * math.sin(psi)
+    return math.hypot(active, reactive), math.atan2(reactive, active) - offset
 
 
 def _peak_at_hour(hour: float, period_s: float) -> float:
@@ -87,16 +112,20 @@ class MeterState:
 
 
 class MeterModel:
-    """A seeded meter: ``MeterModel(seed, wiring="TN"|"IT")``; ``state_at(t)`` / ``reading_at(t)``.
+    """A seeded meter: ``MeterModel(seed, wiring="TN"|"IT", load="household")``; ``state_at(t)`` /
+    ``reading_at(t)``. ``load`` is a scenario name (``rig.emulators.loads.SCENARIOS``; None: household) or
+    a ``Load``; ValueError for an unknown name.
 
-    The values are a pure function of the seed, the wiring and the (naive local) time asked for.
+    The values are a pure function of the seed, the wiring, the load and the (naive local) time asked for.
     """
 
-    def __init__(self, seed: int = 1, wiring: str = "TN", nominal_voltage: float = 230.0) -> None:
+    def __init__(self, seed: int = 1, wiring: str = "TN", load: str | Load | None = DEFAULT,
+                 nominal_voltage: float = 230.0) -> None:
         if wiring not in WIRINGS:
             raise ValueError(f"wiring must be one of {WIRINGS}, got {wiring!r}")
         self.seed = seed
         self.wiring = wiring
+        self.load = load if isinstance(load, Load) else make_load(load or DEFAULT, seed, wiring)
         rng = random.Random(seed)
         self.installed = INSTALLED_EARLIEST + timedelta(seconds=round(rng.uniform(0, 3 * 365 * 86400)))
 
@@ -113,6 +142,8 @@ class MeterModel:
         mean_w = rng.uniform(1500.0, 4500.0)
         shares = [rng.uniform(0.5, 1.5) for _ in range(3)]
         shares = [3 * s / sum(shares) for s in shares]
+        if self.load.line_shares is not None:
+            shares = list(self.load.line_shares)
         sign = 1.0 if rng.random() < 0.7 else -1.0  # mostly inductive loads
         self._phi0 = tuple(sign * math.acos(rng.uniform(0.93, 0.99)) for _ in range(3))
         self._u0 = tuple(nominal_voltage + rng.uniform(-2.0, 9.0) for _ in range(3))
@@ -130,6 +161,13 @@ class MeterModel:
         self._p_coeff = p_c
         self._q_coeff = q_c
         self._t0 = self._seconds(self.installed)
+        # Paths the meter measures: the lead of each path's voltage over the line's star voltage.
+        self._path_offset = (0.0, 0.0, 0.0) if wiring == "TN" else (30 * _DEG, 0.0, -30 * _DEG)
+        lag = self.load.extra_lag
+        self._extra_p, self._extra_q = self._powers(self._u0, (self.load.extra_a,) * 3, (lag, lag, lag))[:2]
+        self._day0 = math.floor(self._t0 / DAY)
+        # integrals (s) of load * gain over its import and its export stretches, up to the start of day0 + n
+        self._gain_days: list[tuple[float, float]] = [(0.0, 0.0)]
 
     @staticmethod
     def _seconds(at: datetime) -> float:
@@ -140,6 +178,43 @@ class MeterModel:
 
     def _load_integral(self, t0: float, t1: float) -> float:
         return (t1 - t0) + sum(w.integral(t1) - w.integral(t0) for w in self._shape)
+
+    def _gain_integral(self, t0: float, t1: float) -> tuple[float, float]:
+        """(import, export) integrals of ``load * |gain|`` over ``[t0, t1]``, within one day, in s."""
+        day_start = math.floor(t0 / DAY) * DAY
+        imported = exported = 0.0
+        for seg in self.load.gain_segments:
+            lo, hi = max(t0, day_start + seg.start_s), min(t1, day_start + seg.end_s)
+            if hi <= lo:
+                continue
+            theta = seg.theta - seg.omega * day_start  # the gain as a function of absolute time
+            value = seg.c0 * self._load_integral(lo, hi)
+            if seg.c1:
+                waves = _cos_integral(seg.omega, theta, lo, hi)
+                for w in self._shape:
+                    k = 2 * math.pi / w.period_s
+                    waves += w.amplitude / 2 * (_cos_integral(k + seg.omega, w.phase + theta, lo, hi)
+                                                + _cos_integral(k - seg.omega, w.phase - theta, lo, hi))
+                value += seg.c1 * waves
+            if seg.sign > 0:
+                imported += value
+            else:
+                exported -= value
+        return imported, exported
+
+    def _gain_energy(self, t: float) -> tuple[float, float]:
+        """(import, export) Wh of the smooth active power under the load's gain, from installation to ``t``."""
+        if t <= self._t0:
+            return 0.0, 0.0
+        n = math.floor(t / DAY) - self._day0
+        while len(self._gain_days) <= n:  # whole days, once, always summed in the same order
+            m = len(self._gain_days) - 1
+            imported, exported = self._gain_integral(max(self._t0, (self._day0 + m) * DAY), (self._day0 + m + 1) * DAY)
+            last = self._gain_days[-1]
+            self._gain_days.append((last[0] + imported, last[1] + exported))
+        imported, exported = self._gain_integral(max(self._t0, (self._day0 + n) * DAY), t)
+        base = self._gain_days[n]
+        return (base[0] + imported) * self._p_coeff / 3600.0, (base[1] + exported) * self._p_coeff / 3600.0
 
     def _powers(
         self, u: tuple[float, ...], i: tuple[float, ...], phi: tuple[float, ...]
@@ -165,6 +240,7 @@ class MeterModel:
                     for k in range(3)]
         phi = [self._phi0[k] + noise.gauss(0, 0.01) for k in range(3)]
         volts = [self._u0[k] + self._u_drift[k].value(t) + noise.gauss(0, 0.25) for k in range(3)]
+        self._apply_load(t, noise, volts, currents, phi)
         p, q, p_ph, q_ph, i2 = self._powers(tuple(volts), tuple(currents), tuple(phi))
         u2: float | None = volts[1]
         if self.wiring == "IT":
@@ -175,10 +251,18 @@ class MeterModel:
             phi[1] = math.remainder(-120 * _DEG - cmath.phase(-(i1 + i3)), 2 * math.pi)
             u2 = None
         integral_h = max(self._load_integral(self._t0, t), 0.0) / 3600.0
-        energy_p = self._p_coeff * integral_h
+        if self.load.gain_segments:
+            energy_p, energy_export = self._gain_energy(t)
+        else:
+            energy_p, energy_export = self._p_coeff * integral_h, 0.0
         energy_q = abs(self._q_coeff) * integral_h
         energy_q_reverse = energy_q * self._reverse_q_share
         inductive = self._q_coeff >= 0
+        extra_q_h = 0.0
+        if self.load.extra_a:
+            extra_h = self.load.extra_seconds(self._t0, t) / 3600.0
+            energy_p += self._extra_p * extra_h
+            extra_q_h = self._extra_q * extra_h  # to the register of its own sign
         return MeterState(
             at=at,
             voltages=(volts[0], u2, volts[2]),
@@ -189,10 +273,30 @@ class MeterModel:
             p_phase_w=p_ph,
             q_phase_var=q_ph,
             e_import_wh=energy_p,
-            e_export_wh=0.0,
-            r_import_varh=energy_q if inductive else energy_q_reverse,
-            r_export_varh=energy_q_reverse if inductive else energy_q,
+            e_export_wh=energy_export,
+            r_import_varh=(energy_q if inductive else energy_q_reverse) + max(extra_q_h, 0.0),
+            r_export_varh=(energy_q_reverse if inductive else energy_q) + max(-extra_q_h, 0.0),
         )
+
+    def _apply_load(self, t: float, noise: random.Random, volts: list[float], currents: list[float],
+                    phi: list[float]) -> None:
+        """Change the base load's line values at ``t`` as the load scenario says (in place)."""
+        sag = self.load.sag(t)
+        if sag is not None:
+            k, level = sag
+            nominal = volts[k]
+            volts[k] = level + nominal - self._u0[k]  # the sag keeps the line's drift and noise
+            currents[k] *= nominal / volts[k]  # constant-power loads
+        gain = self.load.gain(t)
+        if gain != 1.0:
+            for k in range(3):
+                currents[k], phi[k] = _scale_active(currents[k], phi[k], self._path_offset[k], gain)
+        extra = self.load.extra_current(t)
+        if extra:
+            for k in range(3):
+                total = (cmath.rect(currents[k], -phi[k])
+                         + cmath.rect(extra * (1 + noise.gauss(0, 0.003)), -self.load.extra_lag))
+                currents[k], phi[k] = abs(total), -cmath.phase(total)
 
     def reading_at(self, at: datetime) -> Reading:
         """The state at ``at`` as a normalized reading (SI units, not quantized, no text fields)."""

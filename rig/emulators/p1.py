@@ -88,3 +88,16 @@ def checksum(telegram: bytes) -> int:
     if start < 0 or end < start:
         raise ValueError("not a P1 telegram: no '/' ... '!'")
     return crc16_arc(telegram[start : end + 1])
+
+
+def encode_telegram_lines(ident: str, lines: Sequence[tuple[ObisLine, Value]]) -> bytes:
+    """The telegram ``/<ident>``, blank line, each ``(line, value)`` in order, ``!CRC``: for telegrams
+    whose OBIS codes repeat with different values (Kaifa: ``0-0:96.13.0(3)`` then ``0-0:96.13.0()``).
+
+    ValueError naming the OBIS code when a value does not fit its line.
+    """
+    if not ident or _FORBIDDEN & set(ident) or not ident.isascii() or not ident.isprintable():
+        raise ValueError(f"{ident!r} is not a P1 identification (printable ASCII after '/')")
+    text = ["/" + ident + CRLF, CRLF, *(line.render(value) + CRLF for line, value in lines)]
+    body = ("".join(text) + "!").encode("ascii")
+    return body + f"{crc16_arc(body):04X}{CRLF}".encode("ascii")

@@ -6,7 +6,10 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
+from rig.emulators.aidon import AIDON_6534
 from rig.emulators.kaifa import MA304H3E, MA304H4
+from rig.emulators.kaifa_variants import VARIANTS as KAIFA_VARIANTS
+from rig.emulators.kamstrup import OMNIPOWER
 from rig.emulators.landis_gyr import E360
 from rig.emulators.schedule import Schedule
 from rig.line import LineSettings
@@ -20,6 +23,8 @@ class MeterProfile(Protocol):
     ``frame_interval_s`` is the schedule's. ``resolve_meter_id`` gives the meter id a ``Meter`` uses
     (the default for None; ValueError when the meter cannot carry the one given); ``frame_values``
     applies explicit overrides to the model's values and derives what the meter derives.
+    ``timezone`` is the IANA zone of the meter's clock (read it with :func:`profile_timezone`, which
+    falls back to Europe/Oslo for a profile without one).
     """
 
     id: str
@@ -31,6 +36,7 @@ class MeterProfile(Protocol):
     line: LineSettings
     lists: dict[int, str]
     list_fields: dict[int, tuple[str, ...]]
+    timezone: str
 
     @property
     def schedule(self) -> Schedule: ...
@@ -49,7 +55,17 @@ class MeterProfile(Protocol):
     def encode(self, list_no: int, reading: Reading, at: datetime) -> bytes: ...
 
 
-_PROFILES: dict[str, MeterProfile] = {p.id: p for p in (MA304H4, MA304H3E, E360)}
+_PROFILES: dict[str, MeterProfile] = {
+    p.id: p for p in (MA304H4, MA304H3E, E360, *KAIFA_VARIANTS, AIDON_6534, OMNIPOWER)
+}
+
+
+DEFAULT_TIMEZONE = "Europe/Oslo"
+
+
+def profile_timezone(profile: object) -> str:
+    """The IANA time zone of a profile's meter clock (Europe/Oslo when the profile names none)."""
+    return str(getattr(profile, "timezone", None) or DEFAULT_TIMEZONE)
 
 
 def get_profile(profile_id: str) -> MeterProfile:

@@ -8,6 +8,13 @@ Each profile owns a :class:`Schedule`:
   otherwise List 1; at XX:00:10 List 3 is sent instead of List 2, carrying the instant values of
   XX:00:00 (its clock reads XX:00:10).
 
+Meter time is absolute: frames follow each other every interval of real (UTC) time, and the clock a
+frame shows is the local wall clock of the meter's time zone, a naive ``datetime`` whose ``fold`` is 1 in
+the second pass of a repeated hour (as :mod:`zoneinfo` sets it). On the 23-hour day the clock jumps
+(01:59:58 -> 03:00:00 in Europe/Oslo); on the 25-hour day 02:00-03:00 is shown twice. A schedule works
+on the wall clock's minute and second, which a whole-hour change leaves alone, so List 3 appears in
+every hour the clock shows: twice in the repeated hour, never in the skipped one.
+
 The module-level ``list_at``, ``next_frame_time``, ``values_time`` and ``frame_times`` are the Kaifa
 schedule's.
 """
@@ -16,11 +23,52 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 FRAME_INTERVAL_S = 2  # Kaifa
 LIST3_VALUES_AGE_S = 10  # Kaifa List 3 at XX:00:10 carries the values of XX:00:00
+
+
+@lru_cache(maxsize=32)
+def zone(timezone: str) -> ZoneInfo:
+    """The IANA zone ``timezone``; ValueError naming it when unknown."""
+    try:
+        return ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {timezone!r}") from exc
+
+
+def exists(local: datetime, timezone: str) -> bool:
+    """Whether the wall clock of ``timezone`` ever shows ``local`` (False in the skipped hour)."""
+    aware = local.replace(tzinfo=zone(timezone))
+    return aware.astimezone(UTC).astimezone(aware.tzinfo).replace(tzinfo=None) == local.replace(tzinfo=None)
+
+
+def to_utc(local: datetime, timezone: str | None, strict: bool = True) -> datetime:
+    """The aware UTC instant of the naive wall-clock time ``local`` in ``timezone`` (``fold`` 1: the
+    second pass of a repeated hour). ``timezone`` None is a clock without DST (``local`` read as UTC).
+    A time in the skipped hour is a ValueError when ``strict``, else read with the offset before the change.
+    """
+    if local.tzinfo is not None:
+        return local.astimezone(UTC)
+    if timezone is None:
+        return local.replace(tzinfo=UTC)
+    if strict and not exists(local, timezone):
+        raise ValueError(f"{local.isoformat()} does not exist in {timezone}: the clock skips that hour "
+                         "(daylight saving time begins)")
+    return local.replace(tzinfo=zone(timezone)).astimezone(UTC)
+
+
+def to_local(utc: datetime, timezone: str | None) -> datetime:
+    """The naive wall clock of ``timezone`` at the instant ``utc`` (aware, or naive UTC), with ``fold``
+    1 in the second pass of a repeated hour. ``timezone`` None: ``utc`` itself, naive."""
+    instant = utc if utc.tzinfo is not None else utc.replace(tzinfo=UTC)
+    if timezone is None:
+        return instant.astimezone(UTC).replace(tzinfo=None)
+    return instant.astimezone(zone(timezone)).replace(tzinfo=None)
 
 
 class Schedule(Protocol):
@@ -39,7 +87,8 @@ class Schedule(Protocol):
     def values_time(self, at: datetime, list_no: int) -> datetime: ...
 
     def frame_times(
-        self, start: datetime, count: int | None = None, until: datetime | None = None
+        self, start: datetime, count: int | None = None, until: datetime | None = None,
+        timezone: str | None = None,
     ) -> Iterator[tuple[datetime, int]]: ...
 
 
@@ -83,17 +132,26 @@ class PeriodicSchedule:
         return at
 
     def frame_times(
-        self, start: datetime, count: int | None = None, until: datetime | None = None
+        self, start: datetime, count: int | None = None, until: datetime | None = None,
+        timezone: str | None = None,
     ) -> Iterator[tuple[datetime, int]]:
         """``(at, list_no)`` of the frames from ``start`` on; stops after ``count`` frames or before
-        ``until`` (exclusive); endless when both are None."""
-        at = self.next_frame_time(start)
+        ``until`` (exclusive, in real time); endless when both are None.
+
+        ``start`` and ``until`` are naive wall-clock times of ``timezone`` (``fold`` picks the pass of a
+        repeated hour; a ``start`` in the skipped hour is a ValueError); the frames follow each other in
+        real time and ``at`` is the wall clock they show. ``timezone`` None: a clock without DST.
+        """
+        utc = to_utc(start, timezone).replace(tzinfo=None)
+        end = None if until is None else to_utc(until, timezone, strict=False).replace(tzinfo=None)
+        utc = self.next_frame_time(utc)
         step = timedelta(seconds=self.interval_s)
         sent = 0
-        while (count is None or sent < count) and (until is None or at < until):
+        while (count is None or sent < count) and (end is None or utc < end):
+            at = to_local(utc, timezone)
             yield at, self.list_at(at)  # type: ignore[misc]
             sent += 1
-            at += step
+            utc += step
 
 
 @dataclass(frozen=True)
@@ -141,28 +199,33 @@ def values_time(at: datetime, list_no: int) -> datetime:
 
 
 def frame_times(
-    start: datetime, count: int | None = None, until: datetime | None = None
+    start: datetime, count: int | None = None, until: datetime | None = None, timezone: str | None = None
 ) -> Iterator[tuple[datetime, int]]:
     """Kaifa: ``(at, list_no)`` of the frames from ``start`` on (see :meth:`PeriodicSchedule.frame_times`)."""
-    return KAIFA.frame_times(start, count=count, until=until)
+    return KAIFA.frame_times(start, count=count, until=until, timezone=timezone)
 
 
 @dataclass(frozen=True)
 class Clock:
     """Maps meter time to real seconds elapsed since the stream began, at ``speed`` meter seconds per
-    real second (1 = real time, 120 = two meter minutes per second). Pure arithmetic, no sleeping."""
+    real second (1 = real time, 120 = two meter minutes per second). Pure arithmetic, no sleeping.
+
+    Meter time runs in absolute time: ``start`` and the clock readings are naive wall-clock times of
+    ``timezone`` (``fold`` 1 in the second pass of a repeated hour); None is a clock without DST.
+    """
 
     start: datetime
     speed: float = 1.0
+    timezone: str | None = None
 
     def __post_init__(self) -> None:
         if not self.speed > 0:
             raise ValueError(f"speed must be positive, got {self.speed}")
 
     def meter_time(self, elapsed_s: float) -> datetime:
-        """Meter time after ``elapsed_s`` real seconds."""
-        return self.start + timedelta(seconds=elapsed_s * self.speed)
+        """The meter clock after ``elapsed_s`` real seconds."""
+        return to_local(to_utc(self.start, self.timezone) + timedelta(seconds=elapsed_s * self.speed), self.timezone)
 
     def elapsed_s(self, at: datetime) -> float:
-        """Real seconds from the start until the meter clock reads ``at``."""
-        return (at - self.start).total_seconds() / self.speed
+        """Real seconds from the start until the meter clock reads ``at`` (its first pass unless ``fold``)."""
+        return (to_utc(at, self.timezone) - to_utc(self.start, self.timezone)).total_seconds() / self.speed

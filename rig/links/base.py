@@ -69,6 +69,13 @@ class Link(ABC):
     def close(self) -> None:
         """Release the line (idempotent)."""
 
+    def request_line(self) -> bool | None:
+        """Whether the reader raises the data-request line (P1 RTS); ``None``: the link has no such line.
+
+        A P1 meter sends only while the request is raised; HAN and M-Bus meters have no such line.
+        """
+        return None
+
     def __enter__(self) -> Link:
         return self
 

@@ -3,7 +3,7 @@ interface's resolution: both Kaifa profiles, all three lists."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -47,3 +47,24 @@ def test_it_meter_publishes_l2_voltage_as_null(harness) -> None:
     assert message["u"][1] is None
     assert message["u"][0] == frames[1].reading["u_l1_v"]
     assert message["u"][2] == frames[1].reading["u_l3_v"]
+
+
+def _profile_ids() -> list[str]:
+    from rig.emulators import list_profiles
+
+    return [p.id for p in list_profiles()]
+
+
+@pytest.mark.parametrize("profile", _profile_ids())
+def test_every_meter_profile_is_shown_on_every_interface(harness, profile: str) -> None:
+    """Every meter the rig plays, across a full hour (so the hourly list is in): each frame on HTTP, Modbus
+    and MQTT within its interval and each interface's resolution; what the meter does not send stays null."""
+    h = harness(profile=profile, speed=8)
+    start = datetime(2024, 10, 1, 18, 59, 52)
+    frames = list(h.meter.frames(start=start, until=start + timedelta(seconds=26)))
+
+    result = h.stream(frames)
+
+    assert not result.problems(), "\n".join(result.problems())
+    assert result.dut_counters["frames_ok"] == len(frames) == len(result.sent)
+    assert len({f.list for f in frames}) == len(h.profile.lists), "not every list of the meter was played"

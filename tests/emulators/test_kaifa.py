@@ -138,7 +138,12 @@ def test_list1_ignores_fields_it_does_not_carry(tn_meter):
 
 def test_profiles_registry():
     ids = [p.id for p in list_profiles()]
-    assert ids == ["kaifa-ma304h3e", "kaifa-ma304h4", "landis-gyr-e360"]
+    assert ids == sorted(ids)
+    assert [i for i in ids if i.startswith("kaifa-")] == [
+        "kaifa-ma105h2e", "kaifa-ma105h2e-se", "kaifa-ma304h3e", "kaifa-ma304h4", "kaifa-ma304h4-se",
+        "kaifa-ma304h4d-se", "kaifa-ma304t3", "kaifa-ma304t4", "kaifa-ma304t4-se", "kaifa-p1-se",
+    ]
+    assert "landis-gyr-e360" in ids
     tn = get_profile("kaifa-ma304h4")
     assert (tn.make, tn.model, tn.country, tn.protocol) == ("Kaifa", "MA304H4", "NO", "HDLC/DLMS KFM_001")
     assert tn.line == LineSettings(2400, 8, "E", 1)
@@ -149,7 +154,7 @@ def test_profiles_registry():
     assert list(tn.fields(3)) == LIST3_FIELDS[1:]
     assert get_profile("kaifa-ma304h3e").model == "MA304H3E"
     with pytest.raises(KeyError, match="kaifa-ma304h4"):
-        get_profile("kamstrup-omnipower")
+        get_profile("kaifa-ma999")
 
 
 def test_meter_id_must_be_16_digits():

@@ -1,5 +1,5 @@
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -9,9 +9,12 @@ from rig.emulators.schedule import (
     KAIFA,
     Clock,
     PeriodicSchedule,
+    exists,
     frame_times,
     list_at,
     next_frame_time,
+    to_local,
+    to_utc,
     values_time,
 )
 
@@ -121,3 +124,45 @@ def test_meter_uses_the_profile_schedule():
     with pytest.raises(ValueError, match="no frame"):
         e360.frame_at(T0 + timedelta(seconds=2))
     assert Meter("kaifa-ma304h4", seed=1, start=T0).frame_at(T0 + timedelta(seconds=2)).list == 1
+
+
+def test_wall_clock_and_instant_conversions():
+    oslo = "Europe/Oslo"
+    assert to_utc(datetime(2024, 10, 27, 2, 30), oslo) == datetime(2024, 10, 27, 0, 30, tzinfo=UTC)
+    assert to_utc(datetime(2024, 10, 27, 2, 30, fold=1), oslo) == datetime(2024, 10, 27, 1, 30, tzinfo=UTC)
+    second = to_local(datetime(2024, 10, 27, 1, 30, tzinfo=UTC), oslo)
+    assert (second, second.fold) == (datetime(2024, 10, 27, 2, 30), 1)
+    assert not exists(datetime(2024, 3, 31, 2, 30), oslo) and exists(datetime(2024, 3, 31, 3, 0), oslo)
+    with pytest.raises(ValueError, match="does not exist in Europe/Oslo"):
+        to_utc(datetime(2024, 3, 31, 2, 30), oslo)
+    assert to_utc(datetime(2024, 3, 31, 2, 30), oslo, strict=False) == datetime(2024, 3, 31, 1, 30, tzinfo=UTC)
+    assert to_utc(T0, None) == T0.replace(tzinfo=UTC) and to_local(T0, None) == T0
+    with pytest.raises(ValueError, match="unknown time zone 'Mars/Olympus'"):
+        to_utc(T0, "Mars/Olympus")
+
+
+@pytest.mark.parametrize(
+    "start, shown",
+    [
+        (datetime(2024, 10, 27, 2, 59, 56), ["02:59:56/0", "02:59:58/0", "02:00:00/1", "02:00:02/1"]),
+        (datetime(2025, 3, 30, 1, 59, 56), ["01:59:56/0", "01:59:58/0", "03:00:00/0", "03:00:02/0"]),
+    ],
+    ids=["october", "march"],
+)
+def test_frame_times_run_in_absolute_time(start, shown):
+    times = list(frame_times(start, count=4, timezone="Europe/Oslo"))
+    assert [f"{at:%H:%M:%S}/{at.fold}" for at, _ in times] == shown
+    assert [n for _, n in times] == [1, 1, 2, 1]
+    # without a zone, a clock without DST: the old naive stepping
+    assert [at.hour for at, _ in frame_times(start, count=4)] == [start.hour] * 2 + [start.hour + 1] * 2
+
+
+def test_clock_across_a_change():
+    clock = Clock(datetime(2024, 10, 27, 2, 59, 0), speed=120, timezone="Europe/Oslo")
+    later = clock.meter_time(30)  # an hour of meter time later: 02:59 again, the second pass
+    assert (later, later.fold) == (datetime(2024, 10, 27, 2, 59, 0), 1)
+    assert clock.elapsed_s(later) == 30.0
+    assert clock.elapsed_s(datetime(2024, 10, 27, 3, 0, 0)) == 30.5
+    spring = Clock(datetime(2024, 3, 31, 1, 59, 0), speed=60, timezone="Europe/Oslo")
+    assert spring.meter_time(1) == datetime(2024, 3, 31, 3, 0, 0)
+    assert spring.elapsed_s(datetime(2024, 3, 31, 3, 1, 0)) == 2.0

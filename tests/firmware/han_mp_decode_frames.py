@@ -7,7 +7,7 @@
 #     more HEX             the first bytes of the next frame (any number of lines, so that no line is long)
 #     frame HEX            one frame (HDLC, a P1 telegram, or any bytes) fed to the decoder, then flush()
 #     llc HEX              an LLC PDU given to decode_llc
-#     begin N N N ...      starts a stream, fed to the decoder in chunks of these sizes (cycled)
+#     begin HEX            starts a stream, fed to the decoder in chunks of these sizes (one byte each, cycled)
 #     data HEX             the next bytes of the stream (any number of lines)
 #     end                  flush() and the counters
 # Output, one JSON object per line:
@@ -97,7 +97,7 @@ def main():
                 continue
             kind = parts[0]
             if kind == "begin":
-                chunks = [int(x) for x in parts[1:]] or [1]
+                chunks = binascii.unhexlify(parts[1]) if len(parts) > 1 else b"\x01"  # no list of ints
                 parts = None
                 gc.collect()
                 stream = Stream(d, streams, chunks)

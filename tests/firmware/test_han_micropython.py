@@ -1,5 +1,5 @@
-"""The HAN decoder under the real MicroPython (unix port): same results as CPython for the HDLC frames and
-the P1 telegrams (also in a 64 KiB heap), and every module compiles."""
+"""The HAN decoder under the real MicroPython (unix port): same results as CPython for the HDLC frames (Kaifa,
+Aidon, Kamstrup) and the P1 telegrams (also in a 64 KiB heap), and every module compiles."""
 
 import glob
 import json
@@ -10,6 +10,7 @@ import sys
 
 import han_testdata as td
 import pytest
+from test_han_aidon_kamstrup import kamstrup_no_list
 
 import dut_firmware
 from tests.spec_frames import unhex
@@ -26,6 +27,7 @@ def _p1_telegrams(reference_frames):
 def _spec(reference_frames):
     frames = [f["data_hex"] for f in td.hdlc_frames(reference_frames)]
     frames += [unhex(t).hex() for _, t, _, _ in td.ANNOTATED]
+    frames += [kamstrup_no_list(True).hex()]  # the Kamstrup reference frame is encrypted
     telegrams = _p1_telegrams(reference_frames)
     frames += [t.hex() for t in telegrams]
     llc = [f["data_hex"] for f in td.kaifa_frames(reference_frames, ("llc",))]
@@ -85,7 +87,7 @@ def spec_path(tmp_path_factory, reference_frames):
         lines.append("frame " + h[(len(h) - 1) // 256 * 256:])
     lines += ["llc " + h for h in spec["llc"]]
     for hexdata in spec["streams"]:
-        lines.append("begin " + " ".join(str(n) for n in spec["chunks"]))
+        lines.append("begin " + bytes(spec["chunks"]).hex())  # sizes 1..97: one byte each
         lines += ["data " + hexdata[i:i + 256] for i in range(0, len(hexdata), 256)] + ["end"]
     path.write_text("\n".join(lines) + "\n")
     (path.parent / "spec.json").write_text(json.dumps(spec))
@@ -104,14 +106,17 @@ def test_micropython_decodes_like_cpython(spec_path, heap, micropython):
     options = ("-X", "heapsize=" + heap) if heap else ()
     _same(_run(micropython, spec_path, *options), cpython)
     frames = [x for x in cpython if x["case"] == "frame"]
-    assert sum(x["counters"]["frames_ok"] for x in frames) == 12 + 4  # HDLC + P1 (the Kaifa P1 has a bad CRC)
+    # HDLC (12 Kaifa, 3 Aidon, 1 Kamstrup) + P1 (the Kaifa P1 has a bad CRC)
+    assert sum(x["counters"]["frames_ok"] for x in frames) == 16 + 4
+    hdlc = [r["format"] for x in frames for r in x["results"] if r["ok"] and r["format"].startswith("hdlc")]
+    assert hdlc.count("hdlc/aidon") == 3 and hdlc.count("hdlc/kamstrup") == 1
     p1 = [r for x in frames for r in x["results"] if r["format"].startswith("p1")]
     assert [r["format"] for r in p1].count("p1/dsmr") == 4
     assert [r["error"] for r in p1 if not r["ok"]] == ["crc mismatch: telegram says D770, computed B2F6"]
     assert all("reading" in x for x in cpython if x["case"] == "llc")
     results, c = _stream(cpython, 0)
     assert len(results) == sum(c.values())
-    assert c["frames_ok"] == 12 + 3 and c["checksum_errors"] == 2 and c["truncated"] == 2
+    assert c["frames_ok"] == 16 + 3 and c["checksum_errors"] == 2 and c["truncated"] == 2
     assert c["framing_errors"] == 1
     results, c = _stream(cpython, 1)
     assert len(results) == sum(c.values())
@@ -142,4 +147,4 @@ def test_han_module_compiles_under_micropython(path, micropython):
 def test_han_package_has_the_expected_modules():
     names = {os.path.basename(p) for p in HAN_FILES}
     assert {"__init__.py", "crc.py", "hdlc.py", "axdr.py", "dlms.py", "cosem_time.py", "kaifa.py",
-            "reading.py", "decoder.py", "p1.py", "dsmr.py"} <= names
+            "reading.py", "decoder.py", "p1.py", "dsmr.py", "obis.py", "aidon.py", "kamstrup.py"} <= names

@@ -31,11 +31,11 @@ def errors(results):
 def test_all_frames_whole_bytewise_and_random_chunks_agree(all_hdlc):
     data = b"".join(all_hdlc)
     whole, counters = run(data)
-    assert counters["frames_ok"] == 12  # 9 Kaifa reference frames + the 3 annotated ones
+    assert counters["frames_ok"] == 15  # 9 Kaifa and 3 Aidon reference frames + the 3 annotated ones
     assert counters["framing_errors"] == 0 and counters["checksum_errors"] == 0
     assert counters["truncated"] == 0
-    # Aidon lists and encrypted / block-transfer frames are intact but not decodable yet
-    assert counters["unknown_format"] + counters["decrypt_errors"] == len(whole) - 12
+    # encrypted / block-transfer frames are intact but not decodable yet
+    assert counters["unknown_format"] + counters["decrypt_errors"] == len(whole) - 15
     bytewise, c2 = run(data, chunks=[1] * len(data))
     assert bytewise == whole and c2 == counters
     rng = random.Random(1234)

@@ -1,4 +1,5 @@
-"""A real pty pair: bytes arrive intact, pacing takes the line time, the DUT's baud is read back."""
+"""A real pty pair: bytes arrive intact, pacing takes the line time, the DUT's settings are read back,
+and in UART mode a DUT set differently from the meter reads what a UART would deliver."""
 
 import json
 import os
@@ -15,6 +16,7 @@ from rig.capture import read_capture
 from rig.line import LineSettings
 from rig.links import LinkError, PtyLink, open_link
 from rig.links.pacing import DEFAULT_LEAD_S
+from rig.links.pty import uart_receive
 
 KAIFA = LineSettings(2400, 8, "E", 1)
 
@@ -184,3 +186,131 @@ def test_open_link_sim_is_a_pty(url):
         assert isinstance(link, PtyLink)
         assert link.url == url
         assert link.speed == 10
+
+
+# -- UART mode: the DUT gets what a UART with its settings would receive --------------------------------
+P1_LINE = LineSettings(115200, 8, "N", 1)
+FRAME = bytes.fromhex("7ea027010201105a87e6e7000f40000000090c07e80a0102130002ff800000020106000013c156f57e")
+
+
+def set_dut_line(reader: SlaveReader, baud_code: int, iflag_on: int = 0, cflag_on: int = 0) -> None:
+    """What a reader's HAL does: speed, parity (INPCK, PARODD: a pty drops PARENB), stop bits, flow control."""
+    attrs = termios.tcgetattr(reader.fd)
+    attrs[4] = attrs[5] = baud_code
+    attrs[0] = (attrs[0] & ~(termios.INPCK | termios.IGNPAR | termios.PARMRK)) | iflag_on
+    attrs[2] = (attrs[2] & ~(termios.PARODD | termios.CSTOPB | termios.CRTSCTS)) | cflag_on
+    termios.tcsetattr(reader.fd, termios.TCSANOW, attrs)
+
+
+def received(link: PtyLink, data: bytes, reader: SlaveReader, expect: int | None = None) -> bytes:
+    reader.start()
+    link.write(data)
+    return reader.wait_for(len(data) if expect is None else expect, timeout=2)
+
+
+def test_uart_the_slave_starts_at_the_meters_line_and_parity_reads_back_through_inpck_and_parodd():
+    with PtyLink(KAIFA, uart=True) as link:
+        reader = SlaveReader(link.device)
+        try:
+            assert link.dut_line()[0] == KAIFA  # a reader that sets nothing is at the meter's settings
+            set_dut_line(reader, termios.B9600)  # PARENB alone does not survive on a pty
+            assert link.dut_line()[0] == LineSettings(9600, 8, "N", 1)
+            set_dut_line(reader, termios.B9600, termios.INPCK, termios.CSTOPB)
+            assert link.dut_line()[0] == LineSettings(9600, 8, "E", 2)
+            set_dut_line(reader, termios.B4800, termios.INPCK, termios.PARODD)
+            assert link.dut_line()[0] == LineSettings(4800, 8, "O", 1)
+        finally:
+            reader.stop()
+
+
+def test_uart_matching_settings_give_clean_bytes():
+    with PtyLink(KAIFA, speed=1000, uart=True) as link:
+        reader = SlaveReader(link.device)
+        set_dut_line(reader, termios.B2400, termios.INPCK)
+        try:
+            assert received(link, bytes(range(256)), reader) == bytes(range(256))
+        finally:
+            reader.stop()
+        assert link.garbled == 0
+
+
+@pytest.mark.parametrize("baud_code, iflag", [(termios.B115200, 0), (termios.B9600, termios.INPCK),
+                                              (termios.B1200, 0)])
+def test_uart_another_baud_rate_gives_garbage_as_the_model_says(baud_code, iflag):
+    with PtyLink(KAIFA, speed=1000, uart=True) as link:
+        reader = SlaveReader(link.device)
+        set_dut_line(reader, baud_code, iflag)
+        rx, got_iflag = link.dut_line()
+        expected = b"".join(piece for _, piece in uart_receive(FRAME, KAIFA, rx, got_iflag))
+        try:
+            got = received(link, FRAME, reader, expect=len(expected))
+            time.sleep(0.05)
+            got = bytes(reader.data)
+        finally:
+            reader.stop()
+    assert got == expected and got != FRAME and expected
+    assert link.garbled == 1
+
+
+def test_uart_parity_errors_are_nul_dropped_or_marked_as_linux_delivers_them():
+    """An 8E1 receiver on an 8N1 meter: the stop bit is read as parity, the next start bit as stop."""
+    telegram = b"/LGF5E360\r\n\r\n1-0:1.7.0(0004.190*kW)\r\n!ABCD\r\n"
+    even = LineSettings(115200, 8, "E", 1)
+    plain = b"".join(p for _, p in uart_receive(telegram, P1_LINE, even))
+    nul = b"".join(p for _, p in uart_receive(telegram, P1_LINE, even, termios.INPCK))
+    dropped = b"".join(p for _, p in uart_receive(telegram, P1_LINE, even, termios.INPCK | termios.IGNPAR))
+    marked = b"".join(p for _, p in uart_receive(telegram, P1_LINE, even, termios.INPCK | termios.PARMRK))
+    assert plain != telegram and b"\x00" in nul and len(dropped) < len(nul)
+    assert marked.count(b"\xff\x00") == nul.count(b"\x00") - plain.count(b"\x00")
+    assert b"\x00" not in plain and dropped == nul.replace(b"\x00", b"")  # no value sampled is 0 here
+
+
+def test_uart_model_edge_cases():
+    assert uart_receive(b"", KAIFA, P1_LINE) == []
+    # 8N1 on an 8E1 meter: the parity bit is read as the stop bit; without INPCK every value is intact
+    assert b"".join(p for _, p in uart_receive(FRAME, KAIFA, LineSettings(2400, 8, "N", 1))) == FRAME
+    # a much faster receiver sees each 0 bit as a break: NULs, as many as there are runs of 0 bits
+    fast = uart_receive(b"\x00", KAIFA, P1_LINE)
+    assert fast == [(0, b"\x00")] and uart_receive(b"\x00", KAIFA, P1_LINE, termios.IGNBRK) == []
+    # pieces complete in order, the last at the latest on the idle line after the data
+    pieces = uart_receive(FRAME, KAIFA, LineSettings(1200, 8, "N", 1))
+    assert [i for i, _ in pieces] == sorted(i for i, _ in pieces) and pieces[-1][0] <= len(FRAME)
+
+
+def test_without_uart_mode_any_settings_read_clean_bytes():
+    with PtyLink(KAIFA, speed=1000) as link:
+        reader = SlaveReader(link.device)
+        set_dut_line(reader, termios.B115200)
+        try:
+            assert received(link, FRAME, reader) == FRAME
+        finally:
+            reader.stop()
+
+
+def test_set_line_changes_the_meter():
+    with PtyLink(KAIFA, speed=1000, uart=True) as link:
+        reader = SlaveReader(link.device)
+        set_dut_line(reader, termios.B115200)
+        try:
+            link.set_line(P1_LINE)
+            assert link.line == P1_LINE and link.pacer.line == P1_LINE
+            assert received(link, b"/LGF5E360\r\n", reader) == b"/LGF5E360\r\n"
+        finally:
+            reader.stop()
+
+
+def test_request_line_is_the_dut_side_crtscts_flag():
+    with PtyLink(P1_LINE, uart=True) as link:
+        reader = SlaveReader(link.device)
+        try:
+            assert link.request_line() is False
+            set_dut_line(reader, termios.B115200, 0, termios.CRTSCTS)
+            assert link.request_line() is True
+            set_dut_line(reader, termios.B115200)
+            assert link.request_line() is False
+        finally:
+            reader.stop()
+    with pytest.raises(LinkError):
+        link.request_line()
+    with open_link("loop://", P1_LINE) as other:
+        assert other.request_line() is None  # a link without such a line

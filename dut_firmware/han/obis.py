@@ -1,0 +1,104 @@
+"""OBIS-coded DLMS lists (Kaifa OBIS variant, Aidon, Kamstrup): OBIS code + value -> reading field.
+
+An OBIS code A.B.C.D.E.F (6 bytes) is matched on A, C, D, E (any channel B, any F), by arithmetic
+rather than a table: 1.x.C.7.0 with C = 20 * phase + 1..4 are the active/reactive import/export powers
+(phase 0: totals), + 11 the currents, + 12 the voltages; 1.x.1..4.8.0 the energies.
+A number is scaled exactly: times 10**exp when exp >= 0 (an int), else divided once by 10**-exp (the
+correctly rounded float of the decimal: 2330 / 10 -> 233.0, never 2330 * 0.1).
+"""
+
+from . import reading as R
+from .cosem_time import to_iso
+
+# value kinds (indexes of the per-maker exponent tuples)
+STR = 0
+TIME = 1
+POWER = 2
+ENERGY = 3
+CURRENT = 4
+VOLTAGE = 5
+
+_POWERS = (
+    (R.P_IMPORT, R.P_EXPORT, R.Q_IMPORT, R.Q_EXPORT),
+    ("p_l1_import_w", "p_l1_export_w", "q_l1_import_var", "q_l1_export_var"),
+    ("p_l2_import_w", "p_l2_export_w", "q_l2_import_var", "q_l2_export_var"),
+    ("p_l3_import_w", "p_l3_export_w", "q_l3_import_var", "q_l3_export_var"),
+)
+_ENERGIES = (R.E_IMPORT, R.E_EXPORT, R.R_IMPORT, R.R_EXPORT)
+_CURRENTS = (R.I_L1, R.I_L2, R.I_L3)
+_VOLTAGES = (R.U_L1, R.U_L2, R.U_L3)
+
+
+def lookup(code):
+    """(field, kind) of a 6-byte OBIS code, or None when the reading does not map it."""
+    a = code[0]
+    c = code[2]
+    d = code[3]
+    e = code[4]
+    if a == 1:
+        if e == 0:
+            if d == 8 and 1 <= c <= 4:
+                return _ENERGIES[c - 1], ENERGY
+            if d == 7 and c < 80:
+                phase = c // 20
+                k = c % 20
+                if 1 <= k <= 4:
+                    return _POWERS[phase][k - 1], POWER
+                if phase and k == 11:
+                    return _CURRENTS[phase - 1], CURRENT
+                if phase and k == 12:
+                    return _VOLTAGES[phase - 1], VOLTAGE
+        elif c == 0 and d == 2 and e == 129:
+            return R.LIST_VERSION, STR
+        elif c == 0 and d == 0 and e == 5:  # Kamstrup's meter id and type
+            return R.METER_ID, STR
+        elif c == 96 and d == 1 and e == 1:
+            return R.METER_TYPE, STR
+    elif a == 0:
+        if c == 1 and d == 0 and e == 0:
+            return R.TIMESTAMP, TIME
+        if c == 96 and d == 1 and (e == 0 or e == 7):
+            return (R.METER_TYPE if e else R.METER_ID), STR
+    return None
+
+
+def value(kind, v, exp, field):
+    """The reading's value of wire value v; raises ValueError naming field when v has a wrong type."""
+    if kind == STR:
+        if isinstance(v, bytes):
+            return str(v, "utf-8")
+        if isinstance(v, str):
+            return v
+    elif kind == TIME:
+        if isinstance(v, bytes) and len(v) == 12:
+            return to_iso(v)
+    elif isinstance(v, int) and not isinstance(v, bool):
+        if exp >= 0:
+            return v * 10 ** exp
+        return v / 10 ** -exp
+    raise ValueError("unexpected value type for %s" % field)
+
+
+def put(out, code, v, exps, exp=None):
+    """Map one code + value into out; exps: exponents by kind, exp: the meter's own scaler (wins).
+    Returns False for a code the reading does not map (ignored)."""
+    spec = lookup(code)
+    if spec is None:
+        return False
+    field, kind = spec
+    out[field] = value(kind, v, exps[kind] if exp is None else exp, field)
+    return True
+
+
+def finish(out, known, header_time, top):
+    """Check that a list had a known code, let the header date-time win over the clock item, and
+    return the list number: top (3, or 2 for Kamstrup) with energies, 2 with identity/U/I, else 1."""
+    if not known:
+        raise ValueError("unknown list: no known OBIS code")
+    if header_time is not None:
+        out[R.TIMESTAMP] = to_iso(header_time)
+    if R.E_IMPORT in out or R.E_EXPORT in out or R.R_IMPORT in out or R.R_EXPORT in out:
+        return top
+    if top == 3 and (R.METER_ID in out or R.I_L1 in out or R.U_L1 in out):
+        return 2
+    return 1
