@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from rig.emulators import axdr, dlms, hdlc
+from rig.emulators.profile_base import ListedProfile, gs1_meter_id
 from rig.emulators.schedule import PeriodicSchedule
 from rig.line import LineSettings
 from rig.reading import Reading
@@ -170,7 +171,7 @@ def format_timestamp(at: datetime) -> str:
 
 
 @dataclass(frozen=True)
-class AidonProfile:
+class AidonProfile(ListedProfile):
     """An Aidon meter on the Norwegian HAN port sending the HAN-NVE lists (``phases`` 3 or 1).
 
     A single-phase meter sends IL1 and UL1 only; its power totals are those of phase 1 (derived from
@@ -200,24 +201,9 @@ class AidonProfile:
             fields = {1: ("p_import_w",), 2: list2, 3: list2 + tuple(r.name for r in ENERGIES)}
             object.__setattr__(self, "list_fields", fields)
 
-    @property
-    def frame_interval_s(self) -> float:
-        """Seconds between two frames (any list)."""
-        return self.schedule.frame_interval_s
-
-    def fields(self, list_no: int) -> tuple[str, ...]:
-        """The normalized fields a list carries, besides ``timestamp``."""
-        try:
-            return self.list_fields[list_no]
-        except KeyError:
-            raise ValueError(f"{self.id} has no list {list_no}; lists: {sorted(self.list_fields)}") from None
-
     def resolve_meter_id(self, meter_id: str | None) -> str:
         """The meter id sent in Lists 2 and 3: ``DEFAULT_METER_ID`` when None; must be 16 digits."""
-        resolved = DEFAULT_METER_ID if meter_id is None else str(meter_id)
-        if len(resolved) != 16 or not resolved.isdigit():
-            raise ValueError(f"meter id must be 16 digits, got {resolved!r}")
-        return resolved
+        return gs1_meter_id(meter_id, DEFAULT_METER_ID)
 
     def frame_values(self, values: Reading, overrides: Mapping[str, Any]) -> Reading:
         """``values`` with ``overrides`` applied; a single-phase meter's totals are its phase 1."""

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from rig.emulators import axdr, dlms, hdlc
+from rig.emulators.profile_base import ListedProfile, gs1_meter_id
 from rig.emulators.schedule import KaifaSchedule
 from rig.line import LineSettings
 from rig.reading import Reading
@@ -92,7 +93,7 @@ def _date_time_field(at: datetime) -> bytes:
 
 
 @dataclass(frozen=True)
-class KaifaProfile:
+class KaifaProfile(ListedProfile):
     """A Kaifa meter on the M-Bus HAN port sending the KFM_001 values-only lists.
 
     ``phases`` 1 is the single-phase meter (its lists name one current and one voltage; the powers are
@@ -118,28 +119,13 @@ class KaifaProfile:
     source_address: bytes = SOURCE_ADDRESS
 
     @property
-    def frame_interval_s(self) -> float:
-        """Seconds between two frames (any list)."""
-        return self.schedule.frame_interval_s
-
-    @property
     def meter_type(self) -> str:
         """The meter type string sent in Lists 2 and 3."""
         return self.model
 
-    def fields(self, list_no: int) -> tuple[str, ...]:
-        """The normalized fields a list carries, besides ``timestamp``."""
-        try:
-            return self.list_fields[list_no]
-        except KeyError:
-            raise ValueError(f"{self.id} has no list {list_no}; lists: {sorted(self.list_fields)}") from None
-
     def resolve_meter_id(self, meter_id: str | None) -> str:
         """The meter id sent in Lists 2 and 3: ``DEFAULT_METER_ID`` when None; must be 16 digits."""
-        resolved = DEFAULT_METER_ID if meter_id is None else str(meter_id)
-        if len(resolved) != 16 or not resolved.isdigit():
-            raise ValueError(f"meter id must be 16 digits, got {resolved!r}")
-        return resolved
+        return gs1_meter_id(meter_id, DEFAULT_METER_ID)
 
     def frame_values(self, values: Reading, overrides: Mapping[str, Any]) -> Reading:
         """``values`` (the model's) with ``overrides`` applied. A single-phase meter's powers not

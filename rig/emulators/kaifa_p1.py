@@ -26,6 +26,7 @@ from typing import Any
 
 from rig.emulators.landis_gyr import NumberLine
 from rig.emulators.p1 import ObisLine, Value, encode_telegram_lines
+from rig.emulators.profile_base import ListedProfile
 from rig.emulators.schedule import PeriodicSchedule
 from rig.line import LineSettings
 from rig.reading import Reading
@@ -105,7 +106,7 @@ def hex_ascii(text: str) -> str:
 
 
 @dataclass(frozen=True)
-class KaifaP1Profile:
+class KaifaP1Profile(ListedProfile):
     """A Kaifa meter sending the P1 telegram of ``kaifa_pl_gh1067_p1_ascii``'s line set every 10 s."""
 
     id: str
@@ -122,21 +123,9 @@ class KaifaP1Profile:
     list_fields: dict[int, tuple[str, ...]] = field(default_factory=lambda: dict(LIST_FIELDS))
 
     @property
-    def frame_interval_s(self) -> float:
-        """Seconds between two telegrams."""
-        return self.schedule.frame_interval_s
-
-    @property
     def meter_type(self) -> str:
         """The type a reader takes from the ident: after the maker code and the baud digit."""
         return self.ident[4:]
-
-    def fields(self, list_no: int) -> tuple[str, ...]:
-        """The normalized fields a telegram carries, besides ``timestamp``."""
-        try:
-            return self.list_fields[list_no]
-        except KeyError:
-            raise ValueError(f"{self.id} has no list {list_no}; lists: {sorted(self.list_fields)}") from None
 
     def resolve_meter_id(self, meter_id: str | None) -> str:
         """The meter id of the ``0-0:96.1.0`` line: ``DEFAULT_METER_ID`` when None; 1-32 letters or digits."""

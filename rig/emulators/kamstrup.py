@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 
 from rig.emulators import axdr, dlms, hdlc
 from rig.emulators.aidon import Register, obis
+from rig.emulators.profile_base import ListedProfile, gs1_meter_id
 from rig.emulators.schedule import PeriodicSchedule
 from rig.line import LineSettings
 from rig.reading import Reading
@@ -120,7 +121,7 @@ def date_time(at: datetime, timezone: str) -> bytes:
 
 
 @dataclass(frozen=True)
-class KamstrupProfile:
+class KamstrupProfile(ListedProfile):
     """A three-phase Kamstrup meter on the Norwegian HAN port sending the ``Kamstrup_V0001`` lists."""
 
     id: str
@@ -137,24 +138,9 @@ class KamstrupProfile:
     lists: dict[int, str] = field(default_factory=lambda: dict(LISTS))
     list_fields: dict[int, tuple[str, ...]] = field(default_factory=lambda: dict(LIST_FIELDS))
 
-    @property
-    def frame_interval_s(self) -> float:
-        """Seconds between two List 1 frames."""
-        return self.schedule.frame_interval_s
-
-    def fields(self, list_no: int) -> tuple[str, ...]:
-        """The normalized fields a list carries, besides ``timestamp``."""
-        try:
-            return self.list_fields[list_no]
-        except KeyError:
-            raise ValueError(f"{self.id} has no list {list_no}; lists: {sorted(self.list_fields)}") from None
-
     def resolve_meter_id(self, meter_id: str | None) -> str:
         """The meter id (GS1 number) sent in every list: ``DEFAULT_METER_ID`` when None; 16 digits."""
-        resolved = DEFAULT_METER_ID if meter_id is None else str(meter_id)
-        if len(resolved) != 16 or not resolved.isdigit():
-            raise ValueError(f"meter id must be 16 digits, got {resolved!r}")
-        return resolved
+        return gs1_meter_id(meter_id, DEFAULT_METER_ID)
 
     def frame_values(self, values: Reading, overrides: Mapping[str, Any]) -> Reading:
         """``values`` with ``overrides`` applied; the meter type is the type number unless set."""

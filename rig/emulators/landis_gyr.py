@@ -21,6 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 from rig.emulators.p1 import ObisLine, encode_telegram
+from rig.emulators.profile_base import ListedProfile
 from rig.emulators.schedule import PeriodicSchedule
 from rig.line import LineSettings
 from rig.reading import FIELDS, Reading
@@ -131,7 +132,7 @@ def clock_text(at: datetime) -> str:
 
 
 @dataclass(frozen=True)
-class P1Profile:
+class P1Profile(ListedProfile):
     """A meter sending one P1 telegram of fixed lines on a fixed interval (Landis+Gyr E360, Finland)."""
 
     id: str
@@ -146,18 +147,6 @@ class P1Profile:
     schedule: PeriodicSchedule = field(default_factory=lambda: PeriodicSchedule(10, 1))
     lists: dict[int, str] = field(default_factory=lambda: dict(LISTS))
     list_fields: dict[int, tuple[str, ...]] = field(default_factory=lambda: dict(LIST_FIELDS))
-
-    @property
-    def frame_interval_s(self) -> float:
-        """Seconds between two telegrams."""
-        return self.schedule.frame_interval_s
-
-    def fields(self, list_no: int) -> tuple[str, ...]:
-        """The normalized fields a telegram carries, besides ``timestamp``."""
-        try:
-            return self.list_fields[list_no]
-        except KeyError:
-            raise ValueError(f"{self.id} has no list {list_no}; lists: {sorted(self.list_fields)}") from None
 
     def resolve_meter_id(self, meter_id: str | None) -> str | None:
         """None: the telegram has no meter id line (``0-0:96.1.0``), so a meter id cannot be given."""
