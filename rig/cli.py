@@ -1,13 +1,12 @@
 """The `rig` command: thin click wrappers that parse, call the rig, and print.
 
-The contract (names, options, JSON lines) is in specs/reading.md and the README; keep it stable.
+The contract (names, options, JSON lines) is in docs/reading.md and the README; keep it stable.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import signal
 import sys
 import time
 from datetime import datetime, timedelta
@@ -16,54 +15,12 @@ from pathlib import Path
 
 import click
 
-from rig.bench import BenchError, load_bench
+from rig.cli_bench import dut, test
 from rig.cli_capture import capture, replay
+from rig.cli_common import load_bench_or_exit, parse_duration, parse_time, profile_or_exit, run_dir_for
 from rig.reading import format_reading
 
-REPORTS = Path("reports")
 LIVE_FIELDS = ("p_import_w", "u_l1_v", "i_l1_a", "e_import_wh")  # what `rig emulate` shows per frame
-
-
-def _duration(text: str) -> float:
-    """'90', '90s', '2m', '1h', '1h30m' -> seconds."""
-    if re.fullmatch(r"\d+(\.\d+)?", text):
-        return float(text)
-    parts = re.findall(r"(\d+(?:\.\d+)?)([hms])", text)
-    if not parts or "".join(n + u for n, u in parts) != text:
-        raise click.BadParameter(f"{text!r} is not a duration like 90s, 2m, 1h or 1h30m")
-    return sum(float(n) * {"h": 3600, "m": 60, "s": 1}[u] for n, u in parts)
-
-
-def _time(text: str | None) -> datetime | None:
-    if text is None:
-        return None
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise click.BadParameter(f"{text!r} is not an ISO time like 2024-10-01T19:00:00") from exc
-    if value.tzinfo is not None:
-        raise click.BadParameter("give the meter's local wall-clock time, without an offset")
-    return value
-
-
-def _run_dir(kind: str, label: str) -> Path:
-    return REPORTS / f"{datetime.now():%Y%m%d-%H%M%S}-{kind}-{label}"
-
-
-def _load_bench(path: str | None):
-    try:
-        return load_bench(path)
-    except BenchError as exc:
-        raise click.ClickException(str(exc)) from exc
-
-
-def _profile(meter_id: str):
-    from rig.emulators import get_profile
-
-    try:
-        return get_profile(meter_id)
-    except KeyError as exc:
-        raise click.ClickException(str(exc.args[0]) if exc.args else f"unknown meter {meter_id}") from exc
 
 
 def _faults(specs: tuple[str, ...]) -> list:
@@ -104,6 +61,8 @@ def main() -> None:
 
 main.add_command(capture)
 main.add_command(replay)
+main.add_command(test)
+main.add_command(dut)
 
 
 @main.command()
@@ -162,8 +121,8 @@ def frames(meter_id: str, at: str | None, list_no: int | None, count: int, seed:
     from rig.emulators import Meter
     from rig.emulators.schedule import zone
 
-    profile = _profile(meter_id)
-    start = _time(at) or datetime.now().replace(microsecond=0)
+    profile = profile_or_exit(meter_id)
+    start = parse_time(at) or datetime.now().replace(microsecond=0)
     overrides = None
     if reading_json:
         try:
@@ -263,7 +222,7 @@ def decode(source: str, key: str | None, auth_key: str | None, as_json: bool) ->
 @click.option("--speed", default=1.0, show_default=True, type=click.FloatRange(min=0.01),
               help="Time compression: 60 plays a minute of meter time per second (pyserial ports send at "
                    "their own baud rate, so high speeds suit socket:// links).")
-@click.option("--duration", type=_duration, help="Meter time to play (90s, 2m, 1h); default: until Ctrl-C.")
+@click.option("--duration", type=parse_duration, help="Meter time to play (90s, 2m, 1h); default: until Ctrl-C.")
 @click.option("--start", "start_text", help="Meter local time to start from (ISO); default: now.")
 @click.option("--seed", default=1, show_default=True, help="Seed of the meter model and of the faults.")
 @click.option("--fault", "fault_specs", multiple=True, help=FAULT_HELP)
@@ -283,9 +242,9 @@ def emulate(meter_id: str, port: str, speed: float, duration: float | None, star
     from rig.emulators.faults import apply_faults, emissions_from_frames
     from rig.links import open_link
 
-    profile = _profile(meter_id)
+    profile = profile_or_exit(meter_id)
     faults = _faults(fault_specs + ((f"bad_fcs:{bad_fcs_every}",) if bad_fcs_every else ()))
-    start = _time(start_text) or datetime.now().replace(microsecond=0)
+    start = parse_time(start_text) or datetime.now().replace(microsecond=0)
     meter = Meter(profile, seed=seed, start=start, load=scenario)
     try:
         began = meter.utc_of(start)  # meter time is absolute: blocks and pacing in real time, across DST
@@ -337,7 +296,7 @@ def emulate(meter_id: str, port: str, speed: float, duration: float | None, star
 @main.command()
 @click.option("--bench", "bench_path", help="Bench file (TOML); default: the software DUT.")
 @click.option("--meter", "meter_id", help="Meter profile id; default: the bench's.")
-@click.option("--duration", default="60s", show_default=True, type=_duration,
+@click.option("--duration", default="60s", show_default=True, type=parse_duration,
               help="Meter time to play: 90s, 2m, 1h.")
 @click.option("--speed", default=1.0, show_default=True, type=click.FloatRange(min=0.01),
               help="Time compression: 120 plays an hour in 30 s.")
@@ -362,16 +321,16 @@ def run(bench_path: str | None, meter_id: str | None, duration: float, speed: fl
     from rig.runner import Progress, RunOptions, format_summary
     from rig.runner import run as run_bench
 
-    bench = _load_bench(bench_path)
+    bench = load_bench_or_exit(bench_path)
     meter = meter_id or bench.profile
-    _profile(meter)
+    profile_or_exit(meter)
     faults = _faults(fault_specs)
     if capture_path is not None and not capture_path.is_file():
         raise click.BadParameter(f"{capture_path} is not a file", param_hint="--capture")
     if capture_path is not None and scenario is not None:
         raise click.BadParameter("a capture replays recorded values: give --scenario or --capture, not both",
                                  param_hint="--scenario")
-    run_dir = run_dir or _run_dir("run", capture_path.stem if capture_path else meter)
+    run_dir = run_dir or run_dir_for("run", capture_path.stem if capture_path else meter)
     live = sys.stderr.isatty()
     last = [0.0]
 
@@ -388,7 +347,7 @@ def run(bench_path: str | None, meter_id: str | None, duration: float, speed: fl
         what = f"capture {capture_path}" if capture_path else f"meter {meter}"
         click.echo(f"bench {bench.name}: {bench.dut_kind} DUT, {what}; logs in {run_dir}", err=True)
     options = RunOptions(bench=bench, run_dir=run_dir, meter=meter, duration_s=duration, speed=speed,
-                         seed=seed, start=_time(start_text), progress=progress, faults=faults,
+                         seed=seed, start=parse_time(start_text), progress=progress, faults=faults,
                          capture=capture_path, scenario=scenario)
     try:
         result = run_bench(options)
@@ -398,110 +357,6 @@ def run(bench_path: str | None, meter_id: str | None, duration: float, speed: fl
         raise click.ClickException(f"{exc} (logs in {run_dir})") from exc
     click.echo(json.dumps(result.as_dict()) if as_json else format_summary(result))
     sys.exit(0 if result.ok else 1)
-
-
-@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
-@click.option("--bench", "bench_path", help="Bench file (TOML); default: the software DUT.")
-@click.pass_context
-def test(ctx: click.Context, bench_path: str | None) -> None:
-    """Run the scenario suite on a bench; writes reports/<run>/report.html and junit.xml.
-
-    Extra arguments go to pytest (e.g. -k modbus, -x).
-    """
-    import pytest
-
-    from rig.fixtures.plugin import run_report_args
-
-    bench = _load_bench(bench_path)
-    run_dir = _run_dir("test", bench.name)
-    scenarios = Path(__file__).parent / "scenarios"
-    args = [str(scenarios), *run_report_args(run_dir)]
-    if bench_path:
-        args += ["--bench", bench_path]
-    code = pytest.main(args + list(ctx.args))
-    click.echo(f"report: {run_dir / 'report.html'}\nJUnit:  {run_dir / 'junit.xml'}", err=True)
-    sys.exit(int(code))
-
-
-@main.command()
-@click.option("--bench", "bench_path", help="Bench file (TOML); default: the software DUT.")
-@click.option("--broker", "broker_url", help="Publish to this broker (mqtt://host:port) instead of our own.")
-@click.option("--topic", help="MQTT topic; default: the bench's (han/<serial>).")
-@click.option("--modbus/--no-modbus", default=True, show_default=True, help="Activate Modbus TCP.")
-@click.option("--speed", default=1.0, show_default=True, type=click.FloatRange(min=0.01),
-              help="Time compression of the line and the DUT's clock (match `rig emulate --speed`).")
-@click.option("--json", "as_json", is_flag=True, help="Print the addresses as one JSON line.")
-def dut(bench_path: str | None, broker_url: str | None, topic: str | None, modbus: bool, speed: float,
-        as_json: bool) -> None:
-    """Start the software DUT by hand and keep it running until interrupted.
-
-    Point `rig emulate --port <meter port>` at it (a pty wired like a null-modem cable to the DUT's
-    serial line), and curl, a Modbus tool or mosquitto_sub at the addresses it prints.
-    """
-    from contextlib import ExitStack
-    from dataclasses import replace
-    from urllib.parse import urlparse
-
-    from rig.emulators import get_profile
-    from rig.links.bridge import PtyBridge
-    from rig.session import BrokerAddress, open_meter_link, start_broker, start_dut
-
-    bench = _load_bench(bench_path)
-    if not bench.is_software:
-        raise click.ClickException("`rig dut` starts the software DUT; this bench has a board")
-    if topic:
-        bench = replace(bench, topic_template=topic)
-    run_dir = _run_dir("dut", bench.serial_number)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    with ExitStack() as stack:
-        if broker_url:
-            parsed = urlparse(broker_url)
-            if parsed.scheme != "mqtt" or not parsed.hostname:
-                raise click.BadParameter("give mqtt://host:port", param_hint="--broker")
-            broker = BrokerAddress(parsed.hostname, parsed.port or 1883)
-        else:
-            broker, mosquitto = start_broker(bench, run_dir)
-            if mosquitto:
-                stack.callback(mosquitto.stop)
-        link = open_meter_link(bench, get_profile(bench.profile).line, speed, run_dir)
-        stack.callback(link.close)
-        device = start_dut(bench, run_dir, link, broker, clock_scale=speed, modbus_enabled=modbus)
-        stack.callback(device.stop)
-        bridge = PtyBridge(link)
-        stack.callback(bridge.close)
-        info = {
-            "serial_device": link.device,  # type: ignore[attr-defined]
-            "meter_port": bridge.device,
-            "http_url": device.http_url,
-            "modbus_port": device.modbus_port if modbus else None,
-            "mqtt_host": broker.host,
-            "mqtt_port": broker.port,
-            "mqtt_topic": bench.topic,
-            "log": str(device.log_path),
-        }
-        if as_json:
-            click.echo(json.dumps(info), nl=True)
-        else:
-            click.echo(f"software DUT {bench.serial_number} running (Ctrl-C stops it)")
-            click.echo(f"  meter port     {bridge.device}    rig emulate --meter {bench.profile} "
-                       f"--port {bridge.device}")
-            click.echo(f"  DUT serial     {info['serial_device']} (the DUT reads it; write meter bytes to the "
-                       "meter port)")
-            click.echo(f"  HTTP           {device.http_url}/meter")
-            click.echo(f"  Modbus TCP     127.0.0.1:{info['modbus_port']}" if modbus else "  Modbus TCP     off")
-            click.echo(f"  MQTT           {broker.host}:{broker.port} topic {bench.topic}    "
-                       f"mosquitto_sub -h {broker.host} -p {broker.port} -t '{bench.topic}'")
-            click.echo(f"  log            {device.log_path}")
-        sys.stdout.flush()
-        stop = []
-        signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
-        try:
-            while not stop and device.alive():  # type: ignore[attr-defined]
-                time.sleep(0.2)
-        except KeyboardInterrupt:
-            pass
-        if not stop and not device.alive():  # type: ignore[attr-defined]
-            raise click.ClickException(f"the DUT exited; see {device.log_path}")
 
 
 if __name__ == "__main__":

@@ -43,9 +43,9 @@ CAPTURES_DIR = Path("reports") / "captures"
 
 
 def _duration(text: str) -> float:
-    from rig.cli import _duration as parse
+    from rig.cli_common import parse_duration
 
-    return parse(text)
+    return parse_duration(text)
 
 
 @contextlib.contextmanager
@@ -215,7 +215,7 @@ def capture(port: str, line_text: str | None, duration: float | None, output: Pa
 
     profile_line = None
     if meter_id:
-        from rig.cli import _profile
+        from rig.cli_common import profile_or_exit as _profile
 
         profile_line = _profile(meter_id).line
     auto = line_text is not None and line_text.strip().lower() == "auto"

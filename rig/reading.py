@@ -1,4 +1,4 @@
-"""The normalized reading: one dict per meter message, in SI units (see specs/reading.md).
+"""The normalized reading: one dict per meter message, in SI units (see docs/reading.md).
 
 Every boundary of the rig speaks it: the emulator's statement of what it sent, the firmware decoder's
 output, each probe's view of the DUT, and the reports. A value the message does not carry is absent or

@@ -1,4 +1,4 @@
-"""Field names of the normalized reading (specs/reading.md); SI units, absent when not carried."""
+"""Field names of the normalized reading (docs/reading.md); SI units, absent when not carried."""
 
 METER_ID = "meter_id"
 METER_TYPE = "meter_type"

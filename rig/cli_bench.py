@@ -1,0 +1,118 @@
+"""The `rig` commands that work on a bench: `rig test` (the scenario suite) and `rig dut` (the software DUT
+by hand)."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from rig.cli_common import load_bench_or_exit, run_dir_for
+
+
+@click.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.option("--bench", "bench_path", help="Bench file (TOML); default: the software DUT.")
+@click.pass_context
+def test(ctx: click.Context, bench_path: str | None) -> None:
+    """Run the scenario suite on a bench; writes reports/<run>/report.html and junit.xml.
+
+    Extra arguments go to pytest (e.g. -k modbus, -x).
+    """
+    import pytest
+
+    from rig.fixtures.plugin import run_report_args
+
+    bench = load_bench_or_exit(bench_path)
+    run_dir = run_dir_for("test", bench.name)
+    scenarios = Path(__file__).parent / "scenarios"
+    args = [str(scenarios), *run_report_args(run_dir)]
+    if bench_path:
+        args += ["--bench", bench_path]
+    code = pytest.main(args + list(ctx.args))
+    click.echo(f"report: {run_dir / 'report.html'}\nJUnit:  {run_dir / 'junit.xml'}", err=True)
+    sys.exit(int(code))
+
+
+@click.command()
+@click.option("--bench", "bench_path", help="Bench file (TOML); default: the software DUT.")
+@click.option("--broker", "broker_url", help="Publish to this broker (mqtt://host:port) instead of our own.")
+@click.option("--topic", help="MQTT topic; default: the bench's (han/<serial>).")
+@click.option("--modbus/--no-modbus", default=True, show_default=True, help="Activate Modbus TCP.")
+@click.option("--speed", default=1.0, show_default=True, type=click.FloatRange(min=0.01),
+              help="Time compression of the line and the DUT's clock (match `rig emulate --speed`).")
+@click.option("--json", "as_json", is_flag=True, help="Print the addresses as one JSON line.")
+def dut(bench_path: str | None, broker_url: str | None, topic: str | None, modbus: bool, speed: float,
+        as_json: bool) -> None:
+    """Start the software DUT by hand and keep it running until interrupted.
+
+    Point `rig emulate --port <meter port>` at it (a pty wired like a null-modem cable to the DUT's
+    serial line), and curl, a Modbus tool or mosquitto_sub at the addresses it prints.
+    """
+    from contextlib import ExitStack
+    from dataclasses import replace
+    from urllib.parse import urlparse
+
+    from rig.emulators import get_profile
+    from rig.links.bridge import PtyBridge
+    from rig.session import BrokerAddress, open_meter_link, start_broker, start_dut
+
+    bench = load_bench_or_exit(bench_path)
+    if not bench.is_software:
+        raise click.ClickException("`rig dut` starts the software DUT; this bench has a board")
+    if topic:
+        bench = replace(bench, topic_template=topic)
+    run_dir = run_dir_for("dut", bench.serial_number)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with ExitStack() as stack:
+        if broker_url:
+            parsed = urlparse(broker_url)
+            if parsed.scheme != "mqtt" or not parsed.hostname:
+                raise click.BadParameter("give mqtt://host:port", param_hint="--broker")
+            broker = BrokerAddress(parsed.hostname, parsed.port or 1883)
+        else:
+            broker, mosquitto = start_broker(bench, run_dir)
+            if mosquitto:
+                stack.callback(mosquitto.stop)
+        link = open_meter_link(bench, get_profile(bench.profile).line, speed, run_dir)
+        stack.callback(link.close)
+        device = start_dut(bench, run_dir, link, broker, clock_scale=speed, modbus_enabled=modbus)
+        stack.callback(device.stop)
+        bridge = PtyBridge(link)
+        stack.callback(bridge.close)
+        info = {
+            "serial_device": link.device,  # type: ignore[attr-defined]
+            "meter_port": bridge.device,
+            "http_url": device.http_url,
+            "modbus_port": device.modbus_port if modbus else None,
+            "mqtt_host": broker.host,
+            "mqtt_port": broker.port,
+            "mqtt_topic": bench.topic,
+            "log": str(device.log_path),
+        }
+        if as_json:
+            click.echo(json.dumps(info), nl=True)
+        else:
+            click.echo(f"software DUT {bench.serial_number} running (Ctrl-C stops it)")
+            click.echo(f"  meter port     {bridge.device}    rig emulate --meter {bench.profile} "
+                       f"--port {bridge.device}")
+            click.echo(f"  DUT serial     {info['serial_device']} (the DUT reads it; write meter bytes to the "
+                       "meter port)")
+            click.echo(f"  HTTP           {device.http_url}/meter")
+            click.echo(f"  Modbus TCP     127.0.0.1:{info['modbus_port']}" if modbus else "  Modbus TCP     off")
+            click.echo(f"  MQTT           {broker.host}:{broker.port} topic {bench.topic}    "
+                       f"mosquitto_sub -h {broker.host} -p {broker.port} -t '{bench.topic}'")
+            click.echo(f"  log            {device.log_path}")
+        sys.stdout.flush()
+        stop = []
+        signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+        try:
+            while not stop and device.alive():  # type: ignore[attr-defined]
+                time.sleep(0.2)
+        except KeyboardInterrupt:
+            pass
+        if not stop and not device.alive():  # type: ignore[attr-defined]
+            raise click.ClickException(f"the DUT exited; see {device.log_path}")
