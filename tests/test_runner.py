@@ -49,19 +49,21 @@ def test_default_start_is_half_a_minute_before_the_next_hour() -> None:
 
 
 @pytest.mark.parametrize(
-    "start, real_s, list3",
+    "start, real_s, list3_at",
     [
-        # 01:59:00 CEST to 03:01:00 CET: the clock shows 02:00-03:00 twice, List 3 at both 02:00:10
-        (datetime(2024, 10, 27, 1, 59), 2 * 3600 + 120, 3),
-        # 01:59:00 CET to 03:01:00 CEST: the clock skips 02:00-03:00, no List 3 at 02:00:10
-        (datetime(2024, 3, 31, 1, 59), 120, 1),
+        # 02:59:00 CEST (the first pass) for 3 real minutes: 02:59:58 CEST is followed by 02:00:00 CET, the
+        # hour played again, with its List 3 at 02:00:10 CET
+        (datetime(2024, 10, 27, 2, 59), 180, "2024-10-27T02:00:10"),
+        # 01:59:00 CET for 2 real minutes: the clock skips 02:00-03:00, no List 3 at 02:00:10, one at 03:00:10
+        (datetime(2024, 3, 31, 1, 59), 120, "2024-03-31T03:00:10"),
     ],
     ids=["october", "march"],
 )
 def test_a_run_across_a_daylight_saving_change_passes(tmp_path: Path, start: datetime, real_s: int,
-                                                       list3: int) -> None:
+                                                       list3_at: str) -> None:
     result = run(RunOptions(bench=load_bench(), run_dir=tmp_path, meter="kaifa-ma304h4", start=start,
-                            duration_s=real_s, speed=120))
+                            duration_s=real_s, speed=20))
     assert result.ok, format_summary(result)
     assert result.frames_sent == real_s // 2 == result.frames_decoded
-    assert result.frames_by_list[3] == list3
+    written = [json.loads(line) for line in (tmp_path / "frames.jsonl").read_text().splitlines()]
+    assert [w["reading"]["timestamp"] for w in written if w["list"] == 3] == [list3_at]
