@@ -13,7 +13,7 @@ from rig.capture import Capture, read_capture
 # The library: $RIG_CAPTURES, else captures/ beside the rig package (a checkout of the project).
 CAPTURES = Path(os.environ.get("RIG_CAPTURES", Path(__file__).resolve().parents[2] / "captures"))
 # (kind, make) of the recordings the reader firmware reads; the rest wait for their formats
-READ_BY_THE_FIRMWARE = {("hdlc", "Kaifa"), ("p1", "Landis+Gyr"), ("p1", "Kaifa")}
+READ_BY_THE_FIRMWARE = {("hdlc", "Kaifa"), ("hdlc", "Aidon"), ("p1", "Landis+Gyr"), ("p1", "Kaifa")}
 
 
 def _library() -> list[Path]:
