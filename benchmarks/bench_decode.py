@@ -4,14 +4,23 @@ same frames decoded by public peers (amshan for the HDLC lists, dsmr-parser for 
 Usage (from the repository root):
     .venv/bin/python      benchmarks/bench_decode.py [N]    # firmware and peers
     .venv/bin/micropython benchmarks/bench_decode.py [N]    # firmware only (the peers are CPython packages)
+    .venv/bin/micropython [-X heapsize=128K] benchmarks/bench_decode.py --day [FRAMES] [--collect]
 N (default 2000) is the number of frames per format. A firmware figure is one `Decoder.feed(frame)` call
-on one decoder per format (the whole frame in one chunk); a peer figure is the peer reading the frame
+on one decoder per format (the whole frame in one chunk): the reader's whole work for a frame that
+arrives complete, from the framing through both checksums (for P1 the CRC-16/ARC over the telegram, in
+that call) to the reading; a peer figure is the peer reading the frame
 and decoding its values (amshan: `HdlcFrameReader.read` + `kaifa`/`aidon`/`kamstrup.decode_frame_content`;
 dsmr-parser: `TelegramParser.parse` with the CRC checked, as the firmware checks it). Each line shows the
 mean, p50 and p99 of the per-frame times; the peer lines add the ratio of the medians, peer p50 / firmware
 p50 (the median, because other processes on the machine inflate the mean). For Kaifa List 2 the CRC and
-the APDU decoding alone and a byte-by-byte feed are shown too. A format the firmware does not read is
-named and skipped.
+the APDU decoding alone and a byte-by-byte feed are shown too, for the E360 its CRC and its values alone.
+A format the firmware does not read is named and skipped.
+
+--day: the reader's work for each frame of a day of Kaifa traffic (FRAMES, default 43,200: List 1 every
+2 s, List 2 every 10 s, List 3 hourly): Decoder.feed, State.update (timestamp, message text) and the
+MQTT PUBLISH packet. Per-frame times, and on MicroPython the heap: the collections (seen as gc.mem_free()
+rising), the time of the frames that ran one against the others, the garbage a frame leaves.
+--collect runs gc.collect() after every frame (what collecting while the line is idle would cost).
 """
 
 import sys
@@ -27,11 +36,13 @@ CPYTHON = sys.implementation.name == "cpython"
 if CPYTHON:
     # `han` is amshan's package here: the firmware is imported as dut_firmware.han (the same modules)
     sys.path.insert(0, _here + "/..")
-    from dut_firmware.han.crc import crc16_x25
+    from dut_firmware.han import dsmr
+    from dut_firmware.han.crc import crc16_arc, crc16_x25
     from dut_firmware.han.decoder import Decoder, decode_llc
 else:
     sys.path.insert(0, _here + "/../dut_firmware")  # `han` as a top-level package, as on the device
-    from han.crc import crc16_x25
+    from han import dsmr
+    from han.crc import crc16_arc, crc16_x25
     from han.decoder import Decoder, decode_llc
 
 if hasattr(time, "ticks_us"):
@@ -123,7 +134,8 @@ def _stats(name, samples, ratio_to=None):
     p50 = samples[n // 2]
     p99 = samples[min(n - 1, (n * 99) // 100)]
     ratio = f"   {p50 / ratio_to:5.1f}x the firmware" if ratio_to else ""
-    print(f"{name:<40} mean {mean:8.1f} us   p50 {p50:6d} us   p99 {p99:6d} us   (n={n}){ratio}")
+    print(f"{name:<40} mean {mean:8.1f} us   p50 {p50:6d} us   p99 {p99:6d} us   max {samples[-1]:6d} us"
+          f"   (n={n}){ratio}")
     return p50
 
 
@@ -162,7 +174,89 @@ def firmware(n):
             d.feed(b)
 
     _stats("  List 2: feed byte by byte (122 calls)", _time(bytewise, max(1, n // 10)))
+    telegram = FORMATS[-1][1]
+    bang = telegram.index(b"!")
+    _stats(f"  E360: crc16_arc over {bang + 1} B", _time(lambda: crc16_arc(telegram, 0, bang + 1), n))
+    _stats("  E360: dsmr.decode (the values)", _time(lambda: dsmr.decode(telegram[:bang]), n))
     return means
+
+
+class _Hist:
+    """Times in 10 us buckets up to 20 ms, the largest kept exactly: a few KB whatever the count, so the
+    measuring adds next to nothing to what a collection has to scan."""
+
+    def __init__(self):
+        self.buckets = [0] * 2001
+        self.n = 0
+        self.total = 0
+        self.max = 0
+
+    def add(self, us):
+        self.buckets[min(us // 10, 2000)] += 1
+        self.n += 1
+        self.total += us
+        self.max = max(self.max, us)
+
+    def show(self, name):
+        def at(rank):
+            seen = 0
+            for i, c in enumerate(self.buckets):
+                seen += c
+                if seen > rank:
+                    return i * 10
+            return self.max
+
+        n = max(1, self.n)
+        print(f"{name:<40} mean {self.total / n:8.1f} us   p50 {at(n // 2):6d} us   p99 {at(n * 99 // 100):6d} us"
+              f"   max {self.max:6d} us   (n={self.n})")
+
+
+def day(frames, collect):
+    """The reader's work for each frame of a day of Kaifa traffic (see the module docstring)."""
+    import gc
+
+    if CPYTHON:
+        sys.path.append(_here + "/../dut_firmware")  # after amshan's `han`
+    import state as state_mod
+    from services.mqtt import publish_packet
+
+    d = Decoder()
+    st = state_mod.State("CET-1CEST,M3.5.0,M10.5.0/3")
+    mp = hasattr(gc, "mem_free")
+    times = _Hist()
+    pauses = _Hist()
+    garbage = 0
+    for k in range(2):  # the reader after its first frames: modules loaded, state filled
+        for r in d.feed(LIST3 if k else LIST2):
+            st.update(r)
+    gc.collect()
+    if mp:  # collections where MicroPython's own would run (its heap nearly used up), each timed alone
+        gc.disable()
+        free = gc.mem_free()
+        heap = free + gc.mem_alloc()
+        live = heap - free
+        margin = heap // 8
+    for k in range(frames):
+        frame = LIST3 if k % 1800 == 5 else (LIST2 if k % 5 == 0 else LIST1)
+        t0 = _now()
+        for r in d.feed(frame):
+            publish_packet("han/meter", st.update(r, 2000 * k, 2000 * k))
+        times.add(_diff(t0, _now()))
+        if mp and (collect or gc.mem_free() < margin):
+            garbage += free - gc.mem_free()
+            t0 = _now()
+            gc.collect()
+            pauses.add(_diff(t0, _now()))
+            free = gc.mem_free()
+    assert d.counters["frames_ok"] == frames + 2
+    gc.enable()
+    after_each = ", gc.collect() after each" if collect else ""
+    print(f"day: {frames} frames of Kaifa (List 1, 2, 3): feed + state + message + MQTT packet{after_each}")
+    times.show("frames (without collections)" if mp else "frames")
+    if mp:
+        print(f"heap {heap} bytes, live {live} at the start and {heap - free} at the end of the day, "
+              f"{garbage // frames} bytes of garbage a frame")
+        pauses.show("collections")
 
 
 def peers(n, means):
@@ -206,7 +300,15 @@ def peers(n, means):
 
 
 def main():
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
+    args = sys.argv[1:]
+    if "-h" in args or "--help" in args:
+        print(__doc__)
+        return
+    if "--day" in args:
+        rest = [a for a in args if a[:2] != "--"]
+        day(int(rest[0]) if rest else 43200, "--collect" in args)
+        return
+    n = int(args[0]) if args else 2000
     impl = sys.implementation.name
     version = ".".join(str(x) for x in sys.implementation.version[:3])
     print(f"interpreter: {impl} {version}")

@@ -2,8 +2,9 @@
 
 Each normalized field comes from the latest frame that carried it (a ``None`` in a reading means "not
 carried" and never erases a known value). ``ts`` is the epoch ms of the latest reading's meter clock,
-read in the configured TZ rule when the meter states no offset. Also: reading and error counters, and
-the last error with its time.
+read in the configured TZ rule when the meter states no offset (a repeated hour by the result's "dst",
+the meter's own DST flag, when it has one). Also: reading and error counters, and the last error with
+its time.
 """
 
 import message
@@ -82,7 +83,7 @@ class State:
         stamp = reading.get("timestamp")
         if stamp:
             try:
-                self.ts_ms = tzmod.timestamp_to_epoch_ms(stamp, self.tz, self.ts_ms)
+                self.ts_ms = tzmod.timestamp_to_epoch_ms(stamp, self.tz, self.ts_ms, result.get("dst"))
             except (ValueError, TypeError):
                 self.error("bad timestamp", result.get("format"), uptime_ms, now_ms)
         self.list_no = list_number(result)

@@ -5,7 +5,8 @@
 deviation is minutes from local time to UTC (0x8000 = not specified); the offset printed is its
 negation, so FFC4 (-60) is '+01:00' and FF88 (-120) is '+02:00' (Netz NOe's own example). The offset is
 appended only when the deviation is specified: Kaifa sends 0x8000 with local wall-clock time.
-Hundredths, day of week and the clock status are not part of the text.
+Hundredths, day of week and the clock status are not part of the text; dst(b) reads the status's
+daylight-saving bit (bit 7; status FF: not specified).
 """
 
 import struct
@@ -19,6 +20,14 @@ def deviation(b):
     if d == UNSPECIFIED_DEVIATION:
         return None
     return d
+
+
+def dst(b):
+    """The clock status's daylight-saving bit: True, False, or None when the status is FF (unspecified)."""
+    status = b[11]
+    if status == 0xFF:
+        return None
+    return bool(status & 0x80)
 
 
 def to_iso(b):

@@ -6,18 +6,21 @@
     d.counters, d.last_error
 
 A result is {"ok": True, "format": "hdlc/kaifa-kfm001", "list": 2, "reading": {...}} or
-{"ok": False, "format": "hdlc", "error": "fcs mismatch"}; every frame is decoded or counted once, a
+{"ok": False, "format": "hdlc", "error": "fcs mismatch"}. An ok result has "dst" (True: summer time) when
+its timestamp comes with the meter's DST flag: the S/W of a P1 clock line, or the DST bit of a COSEM
+clock status once the meter has been seen setting it. Every frame is decoded or counted once, a
 run of bytes of no frame once as framing_errors; an error text starts with its counter's word
 (hcs / fcs / crc mismatch: checksum_errors; encrypted apdu: decrypt_errors).
 Dispatch by the byte at a frame start: 0x7E is HDLC (hdlc.py: a length is trusted only after its
-HCS; after a bad frame the search resumes after its start, its remains not counted again), '/' is
-P1 (p1.py, dsmr.py: "p1/dsmr", list None). Inside HDLC the list's content picks the decoder: an
-array of OBIS structures is Aidon ("hdlc/aidon"), a structure opening with a visible-string is
-Kamstrup ("hdlc/kamstrup"), any other structure Kaifa. The buffer is allocated once; no per-byte copies.
+HCS; after a bad FCS between two flags the search resumes at the closing flag, after any other bad
+frame after its start, its remains not counted again), '/' is P1 (p1.py, dsmr.py: "p1/dsmr", list
+None). Inside HDLC the list's content picks the decoder: an array of OBIS structures is Aidon
+("hdlc/aidon"), a structure opening with a visible-string is Kamstrup ("hdlc/kamstrup"), any other
+structure Kaifa. The buffer is allocated once; no per-byte copies.
 """
 
 # the large modules first: compiled into a heap not yet fragmented by the others (MicroPython)
-from . import dsmr, p1, dlms, hdlc, kaifa, aidon, kamstrup  # noqa: I001
+from . import dsmr, p1, dlms, hdlc, kaifa, aidon, kamstrup, cosem_time  # noqa: I001
 from .dlms import DecryptError
 
 COUNTERS = (
@@ -39,15 +42,18 @@ _STRUCTURE = 0x02
 
 
 def _decode_apdu(apdu):
-    """(kind, list_no, reading) of an APDU. Raises ValueError (dlms.UnknownFormat, DecryptError)."""
+    """(kind, list_no, reading, dst) of an APDU; dst: the DST bit of its header's date-time (the
+    reading's timestamp when it has one), or None. Raises ValueError (dlms.UnknownFormat, DecryptError)."""
     _, when, body_tag, body = dlms.parse_notification(apdu)
     if body_tag == _ARRAY and body:
-        return aidon.decode(body, when)
-    if body_tag != _STRUCTURE:
+        r = aidon.decode(body, when)
+    elif body_tag != _STRUCTURE:
         raise dlms.UnknownFormat("unknown list: body type tag 0x%02x" % body_tag)
-    if body and isinstance(body[0], str):
-        return kamstrup.decode(body, when)
-    return kaifa.decode(body, when)
+    elif body and isinstance(body[0], str):
+        r = kamstrup.decode(body, when)
+    else:
+        r = kaifa.decode(body, when)
+    return r[0], r[1], r[2], (None if when is None else cosem_time.dst(when))
 
 
 def _decode_info(info):
@@ -55,7 +61,8 @@ def _decode_info(info):
 
 
 def _decode_p1(telegram):
-    return "dsmr", None, dsmr.decode(telegram)
+    reading, dst = dsmr.read(telegram)
+    return "dsmr", None, reading, dst
 
 
 def decode_apdu(payload):
@@ -78,6 +85,7 @@ class Decoder:
             self.counters[name] = 0
         self.last_error = None
         self._buf = bytearray(max(max_frame, 64))
+        self._dst_bit = False  # the meter has set the DST bit of its clock status: it carries one
         self._reset()
 
     def _reset(self):
@@ -125,7 +133,7 @@ class Decoder:
         """End of stream: report a pending partial frame as truncated and decode what follows it."""
         out = []
         while True:
-            self._process(out)
+            self._process(out, True)  # the end of the stream: nothing more to wait for
             pos = self._pos
             end = self._end
             if pos >= end:
@@ -184,7 +192,27 @@ class Decoder:
             q = buf.find(_FLAG, q + 1, frame_end)
         return -1
 
-    def _process(self, out):
+    def _after_bad_fcs(self, out, buf, pos, frame_end, end, final):
+        """Count a frame at pos with a wrong FCS: where to go on, or -1 to wait for its closing flag.
+
+        A frame starting inside it (a header with a right HCS within its bytes) means it was cut short:
+        truncated, go on there. Else one checksum error; with its closing flag where the length says,
+        it was a whole frame: go on at that flag, as after a good frame (a flag + 0xA_ in its damaged
+        bytes or its FCS is no frame start). Without that flag the length was wrong: rescan its bytes.
+        """
+        q = self._inner_start(buf, pos, frame_end)
+        if q >= 0:
+            self._error(out, "truncated", "hdlc", "truncated: next frame after %d of %d bytes"
+                        % (q - pos, hdlc.frame_length(buf, pos)))
+            return q
+        if frame_end >= end and not final:
+            return -1
+        self._error(out, "checksum_errors", "hdlc", "fcs mismatch")
+        if frame_end >= end or buf[frame_end] == 0x7E:
+            return frame_end
+        return pos + 1
+
+    def _process(self, out, final=False):
         buf = self._buf
         pos = self._pos
         end = self._end
@@ -230,14 +258,12 @@ class Decoder:
                 self._error(out, "oversized", "hdlc",
                             "oversized: frame of %d bytes, max %d" % (r[1], max_frame))
             else:  # BAD_FCS
-                q = self._inner_start(buf, pos, r[1])
-                if q >= 0:
-                    self._error(out, "truncated", "hdlc",
-                                "truncated: next frame after %d of %d bytes"
-                                % (q - pos, hdlc.frame_length(buf, pos)))
-                    pos = q
-                    continue
-                self._error(out, "checksum_errors", "hdlc", "fcs mismatch")
+                q = self._after_bad_fcs(out, buf, pos, r[1], end, final)
+                if q < 0:
+                    self._need = r[1] - pos + 1
+                    break
+                pos = q
+                continue
             pos += 1
         if pos >= end:
             pos = end = 0
@@ -257,7 +283,7 @@ class Decoder:
 
     def _decode(self, out, fmt, decode, data):
         try:
-            kind, list_no, reading = decode(data)
+            kind, list_no, reading, dst = decode(data)
         except DecryptError as e:
             self._error(out, "decrypt_errors", fmt, str(e))
             return
@@ -272,4 +298,12 @@ class Decoder:
                         "unknown format: decode failed: %s %s" % (type(e).__name__, e))
             return
         self.counters["frames_ok"] += 1
-        out.append({"ok": True, "format": fmt + "/" + kind, "list": list_no, "reading": reading})
+        result = {"ok": True, "format": fmt + "/" + kind, "list": list_no, "reading": reading}
+        if fmt == "hdlc" and dst is not None:
+            if dst:
+                self._dst_bit = True
+            elif not self._dst_bit:
+                dst = None  # a meter that never set the bit (Kaifa) does not carry it: a clear bit says nothing
+        if dst is not None:
+            result["dst"] = dst
+        out.append(result)

@@ -1,7 +1,9 @@
 """P1 telegram values: OBIS lines -> normalized reading (docs/architecture.md s.3 lists the lines).
 
-decode(data): data holds a telegram from '/' to its '!' (its CRC is checked by p1.parse). Values keep
-their exact decimals: integers for W, var, Wh, varh; V and A are the wire integer divided once.
+read(data) -> (reading, dst), decode(data) -> reading: data holds a telegram from '/' to its '!' (its CRC
+is checked by p1.parse); dst is the S/W flag of its clock. The telegram is split into lines once, and a
+line's OBIS code (the text before '(') is looked up in the table of lines(). Values keep their exact
+decimals: integers for W, var, Wh, varh; V and A are the wire integer divided once.
 """
 
 import binascii
@@ -14,7 +16,7 @@ except ImportError:  # CPython
     def const(x):
         return x
 
-# value kinds: the dimensions of the numbers (also indexes of _UNITS), then the others
+# value kinds: the dimensions of the numbers, then the others
 _WH = const(0)
 _VARH = const(1)
 _W = const(2)
@@ -24,12 +26,17 @@ _A = const(5)
 _TIME = const(6)
 _ID = const(7)
 
-_UNITS = (b"wh", b"varh", b"w", b"var", b"v", b"a")  # lower case, without the 'k' (kilo) prefix
+# a unit in lower case -> (kind, exponent of its base unit)
+_SCALES = {
+    b"kwh": (_WH, 3), b"wh": (_WH, 0), b"kvarh": (_VARH, 3), b"varh": (_VARH, 0),
+    b"kw": (_W, 3), b"w": (_W, 0), b"kvar": (_VAR, 3), b"var": (_VAR, 0), b"v": (_V, 0), b"a": (_A, 0),
+}
 
 # internal fields, resolved at the end of a telegram: tariff registers, the second meter id
 _IMPORTS = "+import"
 _EXPORTS = "+export"
 _ID_ALT = "+id"
+_SUMS = (_IMPORTS, _EXPORTS)
 
 _ENERGIES = (R.E_IMPORT, R.E_EXPORT, R.R_IMPORT, R.R_EXPORT)  # 1-0:C.8.0, C = 1..4
 _POWERS = (  # 1-0:C.7.0, C = 20 * phase + 1..4: import, export, reactive import, reactive export
@@ -42,54 +49,34 @@ _CURRENTS = (R.I_L1, R.I_L2, R.I_L3)  # 1-0:C.7.0, C = 20 * phase + 11
 _VOLTAGES = (R.U_L1, R.U_L2, R.U_L3)  # 1-0:C.7.0, C = 20 * phase + 12
 
 
-def obis_key(data, start, stop):
-    """A << 24 | C << 16 | D << 8 | E of the OBIS code 'A-0:C.D.E' in data[start:stop], or -1."""
-    n = 0
-    k = 0
-    key = 0
-    for j in range(start, stop):
-        b = data[j]
-        if 48 <= b <= 57:
-            n = n * 10 + b - 48
-            if n > 255:
-                return -1
-        elif k < 4 and b == b"-:.."[k]:
-            if k != 1:
-                key = (key << 8) | n
-            elif n:
-                return -1  # channel B > 0: another device (e.g. the gas meter of DSMR)
-            n = 0
-            k += 1
-        else:
-            return -1
-    return (key << 8) | n if k == 4 else -1
+def lines():
+    """The table of the lines the reading maps: OBIS code as the telegram writes it (b'1-0:1.8.0') ->
+    (field, kind). Lines of another channel (B > 0, e.g. the gas meter's 0-1:96.1.0) are not in it.
+    Built at the first telegram (4 KB of heap on the 64-bit unix port): a reader of HDLC meters never
+    holds it."""
+    global _LINES
+    if _LINES:
+        return _LINES
+    t = {}
+    for c in range(1, 5):  # 1-0:C.8.0; tariffs 1-0:C.8.1..4 of import and export (C = 1, 2)
+        t[b"1-0:%d.8.0" % c] = (_ENERGIES[c - 1], _WH if c <= 2 else _VARH)
+        if c <= 2:
+            for e in range(1, 5):
+                t[b"1-0:%d.8.%d" % (c, e)] = (_IMPORTS if c == 1 else _EXPORTS, _WH)
+    for phase in range(4):  # 1-0:C.7.0, C = 20 * phase + 1..4, + 11 (current), + 12 (voltage)
+        for k in range(4):
+            t[b"1-0:%d.7.0" % (20 * phase + k + 1)] = (_POWERS[phase][k], _W if k < 2 else _VAR)
+        if phase:
+            t[b"1-0:%d.7.0" % (20 * phase + 11)] = (_CURRENTS[phase - 1], _A)
+            t[b"1-0:%d.7.0" % (20 * phase + 12)] = (_VOLTAGES[phase - 1], _V)
+    t[b"0-0:1.0.0"] = (R.TIMESTAMP, _TIME)
+    t[b"0-0:96.1.0"] = (R.METER_ID, _ID)
+    t[b"0-0:96.1.1"] = (_ID_ALT, _ID)
+    _LINES = t
+    return t
 
 
-def known(key):
-    """(field, kind) of an OBIS key the reading maps, else None."""
-    c = (key >> 16) & 0xFF
-    d = (key >> 8) & 0xFF
-    e = key & 0xFF
-    if key >> 24 == 1:
-        if d == 8 and 1 <= c <= 4:
-            if e == 0:
-                return _ENERGIES[c - 1], (_WH if c <= 2 else _VARH)
-            if c <= 2 and e <= 4:
-                return (_IMPORTS if c == 1 else _EXPORTS), _WH
-        elif d == 7 and e == 0 and c < 80:
-            phase = c // 20
-            k = c % 20
-            if 1 <= k <= 4:
-                return _POWERS[phase][k - 1], (_W if k <= 2 else _VAR)
-            if phase and k == 11:
-                return _CURRENTS[phase - 1], _A
-            if phase and k == 12:
-                return _VOLTAGES[phase - 1], _V
-    elif key == 0x010000:  # 0-0:1.0.0
-        return R.TIMESTAMP, _TIME
-    elif key == 0x600100 or key == 0x600101:  # 0-0:96.1.0, 0-0:96.1.1
-        return (_ID_ALT if e else R.METER_ID), _ID
-    return None
+_LINES = None
 
 
 def text(data, start, stop):
@@ -101,66 +88,59 @@ def text(data, start, stop):
     return str(out, "ascii")
 
 
-def _number(kind, data, start, stop):
-    """'digits[.digits][*unit]' in data[start:stop] in the base unit, or None. Without a unit, the
-    DSMR one (kWh, kvarh, kW, kvar, V, A) is meant: the Smarty prints its reactive powers so."""
-    star = data.find(b"*", start, stop)
+def _number(kind, v):
+    """'digits[.digits][*unit]' (bytes) in the base unit, or None. Without a unit, the DSMR one (kWh,
+    kvarh, kW, kvar, V, A) is meant: the Smarty prints its reactive powers so."""
+    v, star, unit = v.partition(b"*")
     exp = 3 if kind < _V else 0
-    if star >= 0:
-        unit = bytes(data[star + 1:stop]).lower()
-        exp = 0
-        if kind < _V and unit[:1] == b"k":
-            exp = 3
-            unit = unit[1:]
-        if unit != _UNITS[kind]:
+    if star:
+        scale = _SCALES.get(unit.lower())
+        if scale is None or scale[0] != kind:
             return None
-        stop = star
-    m = 0
-    frac = -1
-    for j in range(start, stop):
-        b = data[j]
-        if 48 <= b <= 57:
-            m = m * 10 + b - 48
-            if frac >= 0:
-                frac += 1
-        elif b == 46 and frac < 0 and j > start:
-            frac = 0
-        else:
-            return None
-    if stop == start or frac == 0:
+        exp = scale[1]
+    whole, dot, frac = v.partition(b".")
+    if not whole.isdigit() or dot and not frac.isdigit():  # isdigit first: int() takes '+', '_', ' '
         return None
-    if frac < 0:
-        frac = 0
+    n = len(frac)
+    m = int(whole + frac) if n else int(whole)
     if kind >= _V:
-        return m / (10 ** frac)
-    if exp >= frac:
-        return m * 10 ** (exp - frac)
-    div = 10 ** (frac - exp)
+        return m / (10 ** n)
+    if exp >= n:
+        return m * 10 ** (exp - n)
+    div = 10 ** (n - exp)
     return (m + div // 2) // div  # more decimals than the base unit has: the nearest integer
 
 
-def _time(data, start, stop):
-    """'YYMMDDhhmmss' and an optional S (summer) / W (winter) -> 'YYYY-MM-DDTHH:MM:SS', or None."""
-    if stop - start == 13 and data[stop - 1] | 0x20 in (115, 119):
-        stop -= 1
-    if stop - start != 12:
-        return None
-    v = []
-    for j in range(start, stop, 2):
-        a = data[j] - 48
-        b = data[j + 1] - 48
-        if not (0 <= a <= 9 and 0 <= b <= 9):
+def _time(v):
+    """'YYMMDDhhmmss' and an optional S (summer) / W (winter) -> ('YYYY-MM-DDTHH:MM:SS', True for S,
+    False for W, None without a flag), or None."""
+    dst = None
+    if len(v) == 13:
+        f = v[12] | 0x20
+        if f != 115 and f != 119:
             return None
-        v.append(a * 10 + b)
-    if not (1 <= v[1] <= 12 and 1 <= v[2] <= 31 and v[3] < 24 and v[4] < 60 and v[5] < 60):
+        dst = f == 115
+        v = v[:12]
+    if len(v) != 12 or not v.isdigit():
         return None
-    return "20%02d-%02d-%02dT%02d:%02d:%02d" % tuple(v)
+    mo = int(v[2:4])
+    d = int(v[4:6])
+    h = int(v[6:8])
+    mi = int(v[8:10])
+    sec = int(v[10:12])
+    if not (1 <= mo <= 12 and 1 <= d <= 31 and h < 24 and mi < 60 and sec < 60):
+        return None
+    return "20%02d-%02d-%02dT%02d:%02d:%02d" % (int(v[0:2]), mo, d, h, mi, sec), dst
 
 
-def _meter_id(data, start, stop):
+def _bad(line):
+    return ValueError("bad value in line " + text(line, 0, len(line)))
+
+
+def _meter_id(v):
     """The meter id; DSMR sends it as hex-encoded ASCII, decoded when that is what it is."""
     try:
-        s = binascii.unhexlify(bytes(data[start:stop]))
+        s = binascii.unhexlify(v)
     except ValueError:
         s = b""
     for c in s:
@@ -169,11 +149,14 @@ def _meter_id(data, start, stop):
     else:
         if s:
             return str(s, "ascii")
-    return text(data, start, stop)
+    return text(v, 0, len(v))
 
 
-def decode(data):
-    """The normalized reading of a telegram (bytes from '/' to its '!'). Raises ValueError."""
+def read(data):
+    """(reading, dst) of a telegram (bytes from '/' to its '!'): dst is the clock line's S/W flag (True
+    summer time, False winter time), None without one. Raises ValueError."""
+    if not isinstance(data, bytes):
+        data = bytes(data)  # the lines are looked up by value: bytes, not a bytearray
     e = data.find(b"\r\n")
     if data[:1] != b"/" or e < 6:
         raise ValueError("no p1 identification line")
@@ -185,46 +168,44 @@ def decode(data):
     n = data.find(b"!", e)
     if n < 0:
         n = len(data)
-    imports = exports = alt_id = None
+    dst = None
     count = 0
-    i = e + 2
-    while i < n:
-        j = data.find(b"\r\n", i, n)
-        if j < 0:
-            j = n
-        p = data.find(b"(", i, j)
-        spec = known(obis_key(data, i, p)) if p > i else None
-        if spec is not None:
-            count += 1
-            field, kind = spec
-            q = data.find(b")", p + 1, j)
-            v = None
-            if q > p + 1:
-                if kind == _TIME:
-                    v = _time(data, p + 1, q)
-                elif kind == _ID:
-                    v = _meter_id(data, p + 1, q)
-                else:
-                    v = _number(kind, data, p + 1, q)
-            elif q > 0 and kind == _ID:
-                v = ""  # an empty id: nothing to publish
+    table = lines()
+    # the ident line is one of the lines: no OBIS code starts with '/'
+    for line in (data if n == len(data) else data[:n]).split(b"\r\n"):
+        p = line.find(b"(")
+        spec = table.get(line[:p]) if p > 0 else None
+        if spec is None:
+            continue
+        count += 1
+        field, kind = spec
+        q = line.find(b")", p)
+        v = line[p + 1:q] if q > 0 else None
+        if kind < _TIME:
+            v = _number(kind, v) if v else None
             if v is None:
-                raise ValueError("bad value in line " + text(data, i, j))
-            if field == _IMPORTS:
-                imports = v + (imports or 0)
-            elif field == _EXPORTS:
-                exports = v + (exports or 0)
-            elif field == _ID_ALT:
-                alt_id = v
-            elif v != "":
-                out[field] = v
-        i = j + 2
+                raise _bad(line)
+            if field in _SUMS:
+                v += out.get(field, 0)
+            out[field] = v
+        elif kind == _TIME:
+            v = _time(v) if v else None
+            if v is None:
+                raise _bad(line)
+            out[field], dst = v
+        elif v is None:
+            raise _bad(line)
+        elif v:  # an empty id: nothing to publish
+            out[field] = _meter_id(v)
     if not count:
         raise ValueError("no known OBIS line in the telegram")
-    if imports is not None and R.E_IMPORT not in out:
-        out[R.E_IMPORT] = imports
-    if exports is not None and R.E_EXPORT not in out:
-        out[R.E_EXPORT] = exports
-    if alt_id and R.METER_ID not in out:
-        out[R.METER_ID] = alt_id
-    return out
+    for total, part in ((R.E_IMPORT, _IMPORTS), (R.E_EXPORT, _EXPORTS), (R.METER_ID, _ID_ALT)):
+        v = out.pop(part, None)  # the tariffs' sum, the second id: when the line itself is missing
+        if v is not None and total not in out:
+            out[total] = v
+    return out, dst
+
+
+def decode(data):
+    """The normalized reading of a telegram (bytes from '/' to its '!'). Raises ValueError."""
+    return read(data)[0]

@@ -50,7 +50,7 @@ def error_body(message):
 
 class HttpError(Exception):
     def __init__(self, status, message):
-        Exception.__init__(self, message)
+        super().__init__(message)
         self.status = status
         self.message = message
 

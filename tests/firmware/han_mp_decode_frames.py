@@ -3,14 +3,14 @@
 #     .venv/bin/micropython tests/firmware/han_mp_decode_frames.py dut_firmware INPUT
 #     .venv/bin/python      tests/firmware/han_mp_decode_frames.py dut_firmware INPUT
 #
-# INPUT: one case per line (read line by line, so it also runs in a small heap: -X heapsize=64K):
+# INPUT: one case per line (read line by line, so it also runs in a small heap: -X heapsize=72K):
 #     more HEX             the first bytes of the next frame (any number of lines, so that no line is long)
 #     frame HEX            one frame (HDLC, a P1 telegram, or any bytes) fed to the decoder, then flush()
 #     llc HEX              an LLC PDU given to decode_llc
 #     begin HEX            starts a stream, fed to the decoder in chunks of these sizes (one byte each, cycled)
 #     data HEX             the next bytes of the stream (any number of lines)
 #     end                  flush() and the counters
-# Output, one JSON object per line:
+# Output, one JSON object per line (written as it is encoded, no text of a whole record in the heap):
 #     {"case": "frame", "i": I, "results": [...], "counters": {...}}
 #     {"case": "llc", "i": I, "reading": {...}} or {"case": "llc", "i": I, "error": "..."}
 #     {"case": "stream", "s": S, "k": K, "result": {...}}               each result of stream S (0, 1, ...)
@@ -33,6 +33,12 @@ import json  # noqa: E402
 from han.decoder import Decoder, decode_llc  # noqa: E402
 
 
+def emit(record):
+    # one JSON line, written as it is encoded: no text of the whole record in the heap
+    json.dump(record, sys.stdout)
+    sys.stdout.write("\n")
+
+
 def since(d, before):
     """The counters d added since the snapshot ``before``."""
     out = {}
@@ -52,7 +58,7 @@ class Stream:
 
     def _emit(self, results):
         for r in results:
-            print(json.dumps({"case": "stream", "s": self.s, "k": self.k, "result": r}))
+            emit({"case": "stream", "s": self.s, "k": self.k, "result": r})
             self.k += 1
 
     def data(self, data):
@@ -66,21 +72,21 @@ class Stream:
 
     def end(self):
         self._emit(self.d.flush())
-        print(json.dumps({"case": "stream", "s": self.s, "counters": since(self.d, self.before)}))
+        emit({"case": "stream", "s": self.s, "counters": since(self.d, self.before)})
 
 
 def frame(d, i, data):
     before = dict(d.counters)
     results = d.feed(data)
     results += d.flush()
-    print(json.dumps({"case": "frame", "i": i, "results": results, "counters": since(d, before)}))
+    emit({"case": "frame", "i": i, "results": results, "counters": since(d, before)})
 
 
 def llc(i, data):
     try:
-        print(json.dumps({"case": "llc", "i": i, "reading": decode_llc(data)}))
+        emit({"case": "llc", "i": i, "reading": decode_llc(data)})
     except ValueError as e:
-        print(json.dumps({"case": "llc", "i": i, "error": str(e)}))
+        emit({"case": "llc", "i": i, "error": str(e)})
 
 
 def main():

@@ -1,5 +1,5 @@
 """The HAN decoder under the real MicroPython (unix port): same results as CPython for the HDLC frames (Kaifa,
-Aidon, Kamstrup) and the P1 telegrams (also in a 64 KiB heap), and every module compiles."""
+Aidon, Kamstrup) and the P1 telegrams (also in a small heap), and every module compiles."""
 
 import glob
 import json
@@ -100,7 +100,14 @@ def _stream(out, s):
     return [x["result"] for x in records[:-1]], records[-1]["counters"]
 
 
-@pytest.mark.parametrize("heap", [None, "64K"])
+# The small heap: 72 KiB of the 64-bit unix port (about half as much on a 32-bit board). The decoder's
+# modules, its buffer, the P1 table of lines (4 KB once a telegram was read) and this test's own reading
+# of its input take 62-67 KiB; at that edge, passing depends on where things land in the heap (the
+# length of the temp path is enough to tip it), so the test keeps a margin above it.
+SMALL_HEAP = "72K"
+
+
+@pytest.mark.parametrize("heap", [None, SMALL_HEAP])
 def test_micropython_decodes_like_cpython(spec_path, heap, micropython):
     cpython = _run(sys.executable, spec_path)
     options = ("-X", "heapsize=" + heap) if heap else ()

@@ -196,6 +196,44 @@ def test_7e_a0_inside_a_payload_does_not_start_a_frame():
     assert [r["reading"]["p_import_w"] for r in results] == [0x7EA0, 5057]
 
 
+def _frame_with_header_start_in_fcs():
+    """A valid List 1 whose FCS is a flag and a header's first byte (7E A_)."""
+    info = bytearray(td.info_of(L1))
+    for p in range(0x10000):
+        info[-2:] = p.to_bytes(2, "big")
+        frame = td.build_hdlc(bytes(info))
+        if frame[-3] == 0x7E and frame[-2] & 0xF0 == 0xA0:
+            return frame
+    raise AssertionError("no such frame")
+
+
+@pytest.mark.parametrize("behind", [b"", L1 + L2], ids=["alone", "frames-behind"])
+def test_bad_fcs_between_two_flags_goes_on_at_the_closing_flag(behind):
+    # the 7E A_ of the frame's own FCS is no frame start once the frame is judged: one checksum error
+    frame = _frame_with_header_start_in_fcs()
+    bad = bytearray(frame)
+    bad[20] ^= 0x01
+    data = bytes(bad) + behind
+    results, counters = run(data)
+    assert errors(results) == ["fcs mismatch"]
+    assert [r["list"] for r in oks(results)] == ([1, 2] if behind else [])
+    assert counters["checksum_errors"] == 1 and sum(counters.values()) == 1 + len(oks(results))
+    assert run(data, chunks=[1] * len(data))[0] == results
+    assert run(data, chunks=[len(frame) - 1, 1])[0] == results  # judged once its closing flag is there
+    # the stream ends right before the closing flag: all of the frame is there, one checksum error
+    assert run(bytes(bad[:-1]))[0] == [{"ok": False, "format": "hdlc", "error": "fcs mismatch"}]
+
+
+def test_bad_fcs_without_its_closing_flag_rescans_its_bytes():
+    # List 3 cut 4 bytes before its end by a List 1 whose header reaches past where List 3 should end:
+    # no flag where the length says, so the frame's bytes are searched again and the List 1 is found
+    data = L3[:-4] + L1 + L2
+    results, counters = run(data)
+    assert errors(results) == ["fcs mismatch"]
+    assert [r["list"] for r in oks(results)] == [1, 2]
+    assert run(data, chunks=[1] * len(data))[0] == results
+
+
 def test_oversized_length_is_counted_and_skipped():
     # the header (with a correct HCS) announces 2047 bytes: 2049 with the flags, over the 2048 maximum
     big = td.build_hdlc(b"\xe6\xe7\x00" + b"\x00" * 40, length=0x7FF)

@@ -4,7 +4,7 @@ import han_testdata as td
 import pytest
 
 from dut_firmware.han import axdr, cosem_time, dlms, hdlc, kaifa
-from dut_firmware.han.crc import TABLE, crc16_x25
+from dut_firmware.han.crc import TABLE, crc16_arc, crc16_x25
 from dut_firmware.han.decoder import decode_apdu, decode_llc
 from tests.spec_frames import LIST1_HEX, LIST2_HEX, LIST3_HEX, unhex
 
@@ -27,6 +27,29 @@ def test_crc_matches_bitwise_reference_and_wire_order():
     # han-protocols.md: the List 3 FCS 0xE5FA goes on the wire as FA E5
     assert crc16_x25(L3, 1, len(L3) - 3) == 0xE5FA
     assert crc16_x25(memoryview(L3)[1:-3]) == 0xE5FA
+
+
+def _crc_arc(data):
+    """Bitwise CRC-16/ARC, independent of dut_firmware.han.crc."""
+    crc = 0
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
+    return crc
+
+
+def test_crc_of_any_range_of_bytes_bytearray_and_memoryview():
+    # two bytes a step from 24 bytes on, one byte a step below and for an odd last byte
+    data = bytes((i * 151 + 7) & 0xFF for i in range(90))
+    assert crc16_arc(b"123456789") == 0xBB3D  # the catalogued check value of CRC-16/ARC
+    for kind in (bytes, bytearray, memoryview):
+        d = kind(data)
+        for start in (0, 1, 2, 5):
+            for end in range(start, len(data) + 1):
+                assert crc16_x25(d, start, end) == td.crc_x25(data[start:end]), (kind, start, end)
+                assert crc16_arc(d, start, end) == _crc_arc(data[start:end]), (kind, start, end)
+        assert crc16_arc(d) == _crc_arc(data) and crc16_x25(d) == td.crc_x25(data)
 
 
 # -- HDLC header ----------------------------------------------------------------------------------
