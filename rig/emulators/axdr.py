@@ -43,11 +43,16 @@ def _integer(tag: int, value: int, size: int, signed: bool, name: str) -> bytes:
     return bytes([tag]) + value.to_bytes(size, "big", signed=signed)
 
 
+def structure_head(count: int) -> bytes:
+    """``02 n``: the start of a structure of ``count`` items, which follow it."""
+    if 0 <= count < 0x80:
+        return bytes((STRUCTURE, count))
+    return bytes([STRUCTURE]) + length(count)
+
+
 def structure(*items: bytes) -> bytes:
     """``02 n`` followed by the n encoded items."""
-    if len(items) < 0x80:
-        return bytes((STRUCTURE, len(items))) + b"".join(items)
-    return bytes([STRUCTURE]) + length(len(items)) + b"".join(items)
+    return structure_head(len(items)) + b"".join(items)
 
 
 def array(*items: bytes) -> bytes:

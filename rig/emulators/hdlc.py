@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from rig.emulators.crc import crc16_x25_wire
 
 FLAG = 0x7E
 MAX_FRAME_LENGTH = 0x7FF  # the 11-bit length sub-field of the frame format
 _FLAG_BYTE = bytes([FLAG])
-_checked_addresses: set[bytes] = set()  # addresses that passed _check_address (a meter uses one or two)
 
 
 def _check_address(address: bytes, what: str) -> None:
@@ -16,8 +17,18 @@ def _check_address(address: bytes, what: str) -> None:
         raise ValueError(f"{what} address must be 1 to 4 bytes, got {len(address)}")
     if address[-1] & 1 != 1 or any(b & 1 for b in address[:-1]):
         raise ValueError(f"{what} address {address.hex()} is not terminated by its last byte (LSB 1)")
-    if type(address) is bytes and len(_checked_addresses) < 64:
-        _checked_addresses.add(address)
+
+
+@lru_cache(maxsize=256)
+def _header(length: int, dest: bytes, source: bytes, control: int, with_hcs: bool) -> bytes:
+    """The checked header ``A0xx | dest | source | control`` and its HCS (``with_hcs``): a meter sends
+    frames of a few lengths, so each header is built once."""
+    _check_address(dest, "destination")
+    _check_address(source, "source")
+    if not 0 <= control <= 0xFF:
+        raise ValueError(f"control field must be one byte, got {control}")
+    header = bytes((0xA0 | (length >> 8), length & 0xFF)) + dest + source + bytes((control,))
+    return header + crc16_x25_wire(header) if with_hcs else header
 
 
 def build_frame(info: bytes, dest: bytes, source: bytes, control: int) -> bytes:
@@ -26,18 +37,11 @@ def build_frame(info: bytes, dest: bytes, source: bytes, control: int) -> bytes:
     The length sub-field counts everything between the flags (S bit 0). A frame without ``info``
     carries no HCS, only the FCS. Raises ValueError for a frame longer than 2047 bytes or a bad address.
     """
-    if not (type(dest) is bytes and type(source) is bytes and dest in _checked_addresses
-            and source in _checked_addresses):
-        _check_address(dest, "destination")
-        _check_address(source, "source")
-    if not 0 <= control <= 0xFF:
-        raise ValueError(f"control field must be one byte, got {control}")
     header_len = 2 + len(dest) + len(source) + 1
     length = header_len + (2 + len(info) if info else 0) + 2
     if length > MAX_FRAME_LENGTH:
         raise ValueError(f"HDLC frame of {length} bytes exceeds the 11-bit length field ({MAX_FRAME_LENGTH})")
-    header = bytes((0xA0 | (length >> 8), length & 0xFF)) + dest + source + bytes((control,))
-    body = header + crc16_x25_wire(header) + info if info else header
+    body = _header(length, bytes(dest), bytes(source), control, bool(info)) + info
     return b"".join((_FLAG_BYTE, body, crc16_x25_wire(body), _FLAG_BYTE))
 
 

@@ -9,10 +9,12 @@ Swedish ones from ``00 01``. The Swedish OBIS-code variant of the lists is in ``
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from functools import cached_property
+from typing import Any, NamedTuple
 
 from rig.emulators import axdr, dlms, hdlc
 from rig.emulators.profile_base import ListedProfile, gs1_meter_id
@@ -28,6 +30,9 @@ SOURCE_ADDRESS_SE = b"\x00\x01"  # Sweden
 CONTROL = 0x10
 INVOKE_ID_AND_PRIORITY = 0x40000000
 CLOCK_STATUS = 0x00
+_TAGS = {32: axdr.DOUBLE_LONG_UNSIGNED, 64: axdr.LONG64_UNSIGNED}  # A-XDR tag of a number by its bits
+# DATA-NOTIFICATION tag and long-invoke-id-and-priority: the first five bytes of every APDU
+_NOTIFICATION_HEAD = dlms.data_notification(INVOKE_ID_AND_PRIORITY, b"", b"")
 
 TEXT_FIELDS = ("list_version", "meter_id", "meter_type")
 INSTANT_FIELDS = (
@@ -82,7 +87,38 @@ def from_wire(name: str, raw: int) -> int | float:
 def format_timestamp(at: datetime) -> str:
     """Meter clock as the normalized ``YYYY-MM-DDTHH:MM:SS`` (Kaifa states no offset, so both passes of
     a repeated hour read the same)."""
-    return at.strftime("%Y-%m-%dT%H:%M:%S")
+    return at.isoformat(timespec="seconds")[:19]  # without the UTC offset of an aware time
+
+
+class _Number(NamedTuple):
+    """A numeric field as a list carries it: its size and A-XDR tag, and whether the meter measures it."""
+
+    name: str
+    bits: int  # 32 or 64
+    tag: int  # ``06`` uint32 or ``15`` uint64
+    measured: bool  # False: sent as a placeholder 0, read as None
+
+
+@dataclass(frozen=True)
+class _ListLayout:
+    """A list as sent, worked out once per profile: its text fields (first in every list), then its numbers
+    in wire order, packed together with List 3's clock item (before the energies) by one format."""
+
+    texts: tuple[str, ...]
+    numbers: tuple[_Number, ...]
+    clock_index: int | None  # the clock item precedes ``numbers[clock_index]``
+    numbers_format: str  # struct format of the numbers' items (tag and value), the clock item included
+    structure_head: bytes  # ``02 n``: n items, the clock item included
+
+    def pack_numbers(self, reading: Reading, clock: bytes) -> bytes:
+        """The encoded number items of ``reading`` (and the 14-byte clock item, where the list has one)."""
+        values: list[int | bytes] = []
+        for name, bits, tag, measured in self.numbers:
+            values.append(tag)
+            values.append(to_wire(name, reading.get(name), bits) if measured else 0)
+        if self.clock_index is not None:
+            values.insert(2 * self.clock_index, clock)
+        return struct.pack(self.numbers_format, *values)
 
 
 def _date_time_field(at: datetime) -> bytes:
@@ -163,8 +199,37 @@ class KaifaProfile(ListedProfile):
     def _bits(self, name: str) -> int:
         return self.energy_bits if name in ENERGY_FIELDS else 32
 
+    @cached_property
+    def _layouts(self) -> dict[int, _ListLayout]:
+        """Each list's layout, worked out on first use."""
+        layouts = {}
+        for list_no, names in self.list_fields.items():
+            texts = tuple(name for name in names if name in TEXT_FIELDS)
+            if names[:len(texts)] != texts:
+                raise ValueError(f"{self.id} List {list_no}: the text fields must come first, got {names}")
+            numbers = tuple(self._number(name) for name in names[len(texts):])
+            clock_index = next((k for k, n in enumerate(numbers) if n.name == "e_import_wh"), None)
+            items = ["BQ" if n.bits == 64 else "BI" for n in numbers]
+            if clock_index is not None:
+                items.insert(clock_index, "14s")  # 09 0C + the 12-byte date-time
+            head = axdr.structure_head(len(texts) + len(items))
+            layouts[list_no] = _ListLayout(texts, numbers, clock_index, ">" + "".join(items), head)
+        return layouts
+
+    def _number(self, name: str) -> _Number:
+        bits = self._bits(name)
+        return _Number(name, bits, _TAGS[bits], not self._not_measured(name))
+
+    def _layout(self, list_no: int) -> _ListLayout:
+        if list_no not in self._layouts:
+            self.fields(list_no)  # ValueError naming the lists
+        return self._layouts[list_no]
+
     def _text(self, name: str, values: Reading, list_no: int) -> str:
-        value = values.get(name, {"list_version": self.list_version, "meter_type": self.model}.get(name))
+        if name in values:
+            value = values[name]
+        else:
+            value = self.list_version if name == "list_version" else self.model if name == "meter_type" else None
         if value is None:
             raise ValueError(f"List {list_no} needs {name}")
         return str(value)
@@ -184,26 +249,22 @@ class KaifaProfile(ListedProfile):
         Text fields default to the profile's list version and meter type. The ``unmeasured_fields``
         are None (IT meters: ``u_l2_v``).
         """
+        layout = self._layout(list_no)
         self._check_not_measured(values)
         reading: Reading = {"timestamp": format_timestamp(at)}
-        for name in self.fields(list_no):
-            if name in TEXT_FIELDS:
-                reading[name] = self._text(name, values, list_no)
-            elif self._not_measured(name):
-                reading[name] = None
-            else:
-                reading[name] = from_wire(name, to_wire(name, values.get(name), self._bits(name)))
+        for name in layout.texts:
+            reading[name] = self._text(name, values, list_no)
+        for name, bits, _, measured in layout.numbers:
+            reading[name] = from_wire(name, to_wire(name, values.get(name), bits)) if measured else None
         return reading
 
     def encode(self, list_no: int, reading: Reading, at: datetime) -> bytes:
         """The HDLC frame of list ``list_no`` carrying ``reading`` (SI units), sent at meter time ``at``."""
+        layout = self._layout(list_no)
         self._check_not_measured(reading)
-        items = []
-        for name in self.fields(list_no):
-            if name == "e_import_wh":  # List 3: the clock item precedes the energies
-                items.append(_date_time_field(at))
-            items.append(self.field_item(name, reading, list_no))
-        apdu = dlms.data_notification(INVOKE_ID_AND_PRIORITY, _date_time_field(at), axdr.structure(*items))
+        clock = _date_time_field(at)
+        texts = [axdr.octet_string(self._text(name, reading, list_no).encode("ascii")) for name in layout.texts]
+        apdu = b"".join((_NOTIFICATION_HEAD, clock, layout.structure_head, *texts, layout.pack_numbers(reading, clock)))
         return self.frame(apdu)
 
     def frame(self, apdu: bytes) -> bytes:

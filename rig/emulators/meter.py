@@ -5,15 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import lru_cache
 from typing import Any
 
-from rig.emulators.model import MeterModel
+from rig.emulators.model import ENERGY_FIELDS, MeterModel
 from rig.emulators.profiles import MeterProfile, get_profile, profile_timezone
-from rig.emulators.schedule import exists, to_local, to_utc
+from rig.emulators.schedule import ClockHour, clock_hour, to_local, to_utc
 from rig.reading import FIELDS, Reading
 
 DEFAULT_START = datetime(2024, 10, 1, 19, 0, 0)
+_ENERGIES = frozenset(ENERGY_FIELDS)
+_HALF_HOUR = timedelta(minutes=30)
 
 
 @dataclass(frozen=True)
@@ -34,10 +35,12 @@ class Frame:
     utc: datetime | None = None
 
 
-@lru_cache(maxsize=256)
-def _is_repeated(hour: datetime, timezone: str) -> bool:
-    """Whether the wall clock of ``timezone`` shows ``hour`` (a naive full hour) twice."""
-    return exists(hour, timezone) and to_utc(hour, timezone) != to_utc(hour.replace(fold=1), timezone)
+def _model_time_in(hour: ClockHour, into: timedelta) -> datetime:
+    """The model time ``into`` a pass of a wall-clock hour: a repeated hour's two passes map onto that one
+    hour at half rate (see ``Meter._model_time``)."""
+    if not hour.repeated:
+        return hour.start + into  # the wall clock (fold 0)
+    return hour.start + into / 2 + (_HALF_HOUR if hour.start.fold else timedelta(0))
 
 
 class Meter:
@@ -77,11 +80,19 @@ class Meter:
         hours the clock spends in a repeated hour map onto that one hour at half rate, so the energy
         registers never run backwards."""
         local = self.local_of(utc)
-        hour = local.replace(minute=0, second=0, microsecond=0, fold=0)
-        if not _is_repeated(hour, self.timezone):
+        hour = clock_hour(local, self.timezone)
+        if hour is None:  # the clock skips part of this hour, or its UTC offset changes within it
             return local.replace(fold=0)
-        into = (local.replace(fold=0) - hour) / 2
-        return hour + into + (timedelta(minutes=30) if local.fold else timedelta(0))
+        return _model_time_in(hour, local - hour.start)
+
+    def _instants(self, at: datetime, age: timedelta) -> tuple[datetime, datetime]:
+        """(the instant the clock reads ``at``, aware UTC; the model time of the instant ``age`` before it)."""
+        hour = clock_hour(at, self.timezone) if at.tzinfo is None else None
+        if hour is None or at - hour.start < age:  # an aware or skipped time, or values of the hour before
+            utc = to_utc(at, self.timezone, strict=False)
+            return utc, self._model_time(utc - age)
+        into = at - hour.start
+        return hour.utc + into, _model_time_in(hour, into - age)
 
     def frame_at(
         self, at: datetime, list_no: int | None = None, overrides: Mapping[str, Any] | None = None
@@ -99,12 +110,13 @@ class Meter:
             if list_no is None:
                 raise ValueError(f"{self.profile.id} sends no frame at {at.isoformat()} ({schedule.description})")
         overrides = dict(overrides or {})
-        unknown = sorted(set(overrides) - set(FIELDS))
-        if unknown or "timestamp" in overrides:
-            raise ValueError(f"cannot override {unknown or ['timestamp']}; fields: {', '.join(FIELDS)}")
-        utc = to_utc(at, self.timezone, strict=False)
-        age = at.replace(fold=0) - schedule.values_time(at.replace(fold=0), list_no)
-        values = self.model.reading_at(self._model_time(utc - age))
+        if overrides:
+            unknown = sorted(overrides.keys() - FIELDS.keys())
+            if unknown or "timestamp" in overrides:
+                raise ValueError(f"cannot override {unknown or ['timestamp']}; fields: {', '.join(FIELDS)}")
+        utc, model_at = self._instants(at, at - schedule.values_time(at, list_no))
+        energies = not _ENERGIES.isdisjoint(self.profile.fields(list_no))  # most lists carry none
+        values = self.model.reading_at(model_at, energies=energies)
         values["meter_type"] = self.profile.model
         if self.meter_id is not None:
             values["meter_id"] = self.meter_id

@@ -37,6 +37,7 @@ import math
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from rig.emulators.loads import DAY, DEFAULT, Load, make_load
 from rig.reading import Reading
@@ -44,7 +45,13 @@ from rig.reading import Reading
 EPOCH = datetime(2000, 1, 1)
 INSTALLED_EARLIEST = datetime(2017, 1, 1)
 WIRINGS = ("TN", "IT")
+ENERGY_FIELDS = ("e_import_wh", "e_export_wh", "r_import_varh", "r_export_varh")
 _DEG = math.pi / 180.0
+_TWO_PI = 2 * math.pi
+# reading keys of the per-phase powers (TN): (P+, P-, Q+, Q-) of lines 1, 2, 3
+_PHASE_KEYS = tuple(
+    (f"p_l{k}_import_w", f"p_l{k}_export_w", f"q_l{k}_import_var", f"q_l{k}_export_var") for k in (1, 2, 3)
+)
 
 
 @dataclass(frozen=True)
@@ -56,7 +63,7 @@ class _Wave:
     phase: float
 
     def value(self, t: float) -> float:
-        return self.amplitude * math.cos(2 * math.pi * t / self.period_s + self.phase)
+        return self.amplitude * math.cos(_TWO_PI * t / self.period_s + self.phase)
 
     def integral(self, t: float) -> float:
         w = 2 * math.pi / self.period_s
@@ -81,6 +88,18 @@ def _scale_active(current: float, lag: float, offset: float, gain: float) -> tup
 def _peak_at_hour(hour: float, period_s: float) -> float:
     """Phase that puts a cosine's maximum at ``hour`` o'clock (t counts from midnight)."""
     return -2 * math.pi * hour * 3600.0 / period_s
+
+
+class _Instant(NamedTuple):
+    """The instant values of a ``MeterState`` (see there)."""
+
+    voltages: tuple[float, float | None, float]
+    currents: tuple[float, float, float]
+    phase_angles: tuple[float, float, float]
+    p_w: float
+    q_var: float
+    p_phase_w: tuple[float, float, float] | None
+    q_phase_var: tuple[float, float, float] | None
 
 
 @dataclass(frozen=True)
@@ -174,7 +193,7 @@ class MeterModel:
         return (at - EPOCH).total_seconds()
 
     def _load(self, t: float) -> float:
-        return 1.0 + sum(w.value(t) for w in self._shape)
+        return 1.0 + sum([w.value(t) for w in self._shape])
 
     def _load_integral(self, t0: float, t1: float) -> float:
         return (t1 - t0) + sum(w.integral(t1) - w.integral(t0) for w in self._shape)
@@ -221,9 +240,10 @@ class MeterModel:
     ) -> tuple[float, float, tuple[float, float, float] | None, tuple[float, float, float] | None, float]:
         """(P, Q, P per phase, Q per phase, I2) for the wiring; see the module docstring."""
         if self.wiring == "TN":
-            p_ph = tuple(u[k] * i[k] * math.cos(phi[k]) for k in range(3))
-            q_ph = tuple(u[k] * i[k] * math.sin(phi[k]) for k in range(3))
-            return sum(p_ph), sum(q_ph), p_ph, q_ph, i[1]  # type: ignore[return-value]
+            s = (u[0] * i[0], u[1] * i[1], u[2] * i[2])  # apparent power per phase
+            p_ph = (s[0] * math.cos(phi[0]), s[1] * math.cos(phi[1]), s[2] * math.cos(phi[2]))
+            q_ph = (s[0] * math.sin(phi[0]), s[1] * math.sin(phi[1]), s[2] * math.sin(phi[2]))
+            return sum(p_ph), sum(q_ph), p_ph, q_ph, i[1]
         u12 = cmath.rect(u[0], 30 * _DEG)
         u32 = cmath.rect(u[2], 90 * _DEG)
         i1 = cmath.rect(i[0], -phi[0])
@@ -233,6 +253,10 @@ class MeterModel:
 
     def state_at(self, at: datetime) -> MeterState:
         """The physical state at meter time ``at`` (deterministic for seed, wiring and ``at``)."""
+        return MeterState(at, *self._instant(at), *self._energies(self._seconds(at)))
+
+    def _instant(self, at: datetime) -> _Instant:
+        """The instant values at ``at``: voltages, currents and phase angles with their noise, and powers."""
         t = self._seconds(at)
         noise = random.Random(f"{self.seed}:{at.isoformat()}")
         load = self._load(t)
@@ -250,6 +274,11 @@ class MeterModel:
             # lag of I2 behind the star voltage of line 2 (at -120 deg)
             phi[1] = math.remainder(-120 * _DEG - cmath.phase(-(i1 + i3)), 2 * math.pi)
             u2 = None
+        return _Instant((volts[0], u2, volts[2]), (currents[0], currents[1], currents[2]), (phi[0], phi[1], phi[2]),
+                        p, q, p_ph, q_ph)
+
+    def _energies(self, t: float) -> tuple[float, float, float, float]:
+        """The registers (``ENERGY_FIELDS``: Wh, Wh, varh, varh) at ``t`` seconds since the epoch."""
         integral_h = max(self._load_integral(self._t0, t), 0.0) / 3600.0
         if self.load.gain_segments:
             energy_p, energy_export = self._gain_energy(t)
@@ -263,19 +292,11 @@ class MeterModel:
             extra_h = self.load.extra_seconds(self._t0, t) / 3600.0
             energy_p += self._extra_p * extra_h
             extra_q_h = self._extra_q * extra_h  # to the register of its own sign
-        return MeterState(
-            at=at,
-            voltages=(volts[0], u2, volts[2]),
-            currents=(currents[0], currents[1], currents[2]),
-            phase_angles=(phi[0], phi[1], phi[2]),
-            p_w=p,
-            q_var=q,
-            p_phase_w=p_ph,
-            q_phase_var=q_ph,
-            e_import_wh=energy_p,
-            e_export_wh=energy_export,
-            r_import_varh=(energy_q if inductive else energy_q_reverse) + max(extra_q_h, 0.0),
-            r_export_varh=(energy_q_reverse if inductive else energy_q) + max(-extra_q_h, 0.0),
+        return (
+            energy_p,
+            energy_export,
+            (energy_q if inductive else energy_q_reverse) + max(extra_q_h, 0.0),
+            (energy_q_reverse if inductive else energy_q) + max(-extra_q_h, 0.0),
         )
 
     def _apply_load(self, t: float, noise: random.Random, volts: list[float], currents: list[float],
@@ -298,9 +319,10 @@ class MeterModel:
                          + cmath.rect(extra * (1 + noise.gauss(0, 0.003)), -self.load.extra_lag))
                 currents[k], phi[k] = abs(total), -cmath.phase(total)
 
-    def reading_at(self, at: datetime) -> Reading:
-        """The state at ``at`` as a normalized reading (SI units, not quantized, no text fields)."""
-        s = self.state_at(at)
+    def reading_at(self, at: datetime, energies: bool = True) -> Reading:
+        """The state at ``at`` as a normalized reading (SI units, not quantized, no text fields);
+        ``energies`` False leaves out the energy registers (``ENERGY_FIELDS``), which most lists do not carry."""
+        s = self._instant(at)
         reading: Reading = {
             "p_import_w": max(s.p_w, 0.0),
             "p_export_w": max(-s.p_w, 0.0),
@@ -312,15 +334,13 @@ class MeterModel:
             "u_l1_v": s.voltages[0],
             "u_l2_v": s.voltages[1],
             "u_l3_v": s.voltages[2],
-            "e_import_wh": s.e_import_wh,
-            "e_export_wh": s.e_export_wh,
-            "r_import_varh": s.r_import_varh,
-            "r_export_varh": s.r_export_varh,
         }
+        if energies:
+            reading.update(zip(ENERGY_FIELDS, self._energies(self._seconds(at)), strict=True))
         if s.p_phase_w is not None and s.q_phase_var is not None:
-            for k in range(3):
-                reading[f"p_l{k + 1}_import_w"] = max(s.p_phase_w[k], 0.0)
-                reading[f"p_l{k + 1}_export_w"] = max(-s.p_phase_w[k], 0.0)
-                reading[f"q_l{k + 1}_import_var"] = max(s.q_phase_var[k], 0.0)
-                reading[f"q_l{k + 1}_export_var"] = max(-s.q_phase_var[k], 0.0)
+            for keys, p, q in zip(_PHASE_KEYS, s.p_phase_w, s.q_phase_var, strict=True):
+                reading[keys[0]] = max(p, 0.0)
+                reading[keys[1]] = max(-p, 0.0)
+                reading[keys[2]] = max(q, 0.0)
+                reading[keys[3]] = max(-q, 0.0)
         return reading

@@ -16,7 +16,8 @@ on the wall clock's minute and second, which a whole-hour change leaves alone, s
 every hour the clock shows: twice in the repeated hour, never in the skipped one.
 
 The module-level ``list_at``, ``next_frame_time``, ``values_time`` and ``frame_times`` are the Kaifa
-schedule's.
+schedule's. ``to_utc`` and ``to_local`` look the UTC offset up once per hour (:func:`clock_hour`), as a
+meter sends thousands of frames per hour.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 FRAME_INTERVAL_S = 2  # Kaifa
 LIST3_VALUES_AGE_S = 10  # Kaifa List 3 at XX:00:10 carries the values of XX:00:00
+_LIST3_VALUES_AGE = timedelta(seconds=LIST3_VALUES_AGE_S)
 
 
 @lru_cache(maxsize=32)
@@ -47,6 +49,60 @@ def exists(local: datetime, timezone: str) -> bool:
     return aware.astimezone(UTC).astimezone(aware.tzinfo).replace(tzinfo=None) == local.replace(tzinfo=None)
 
 
+def _exact_utc(local: datetime, timezone: str, strict: bool) -> datetime:
+    if strict and not exists(local, timezone):
+        raise ValueError(f"{local.isoformat()} does not exist in {timezone}: the clock skips that hour "
+                         "(daylight saving time begins)")
+    return local.replace(tzinfo=zone(timezone)).astimezone(UTC)
+
+
+def _exact_local(utc: datetime, timezone: str | None) -> datetime:
+    instant = utc if utc.tzinfo is not None else utc.replace(tzinfo=UTC)
+    if timezone is None:
+        return instant.astimezone(UTC).replace(tzinfo=None)
+    return instant.astimezone(zone(timezone)).replace(tzinfo=None)
+
+
+@dataclass(frozen=True)
+class ClockHour:
+    """One pass of a wall-clock hour throughout which the UTC offset stays the same: it begins at
+    ``start`` (naive HH:00:00, ``fold`` 1 in the second pass of a repeated hour), the instant ``utc``
+    (aware UTC). ``repeated``: the clock shows this hour twice (this is one of its passes)."""
+
+    start: datetime
+    utc: datetime
+    repeated: bool
+
+
+@lru_cache(maxsize=1024)
+def _clock_hour(timezone: str, year: int, month: int, day: int, hour: int, fold: int) -> ClockHour | None:
+    start = datetime(year, month, day, hour, fold=fold)
+    last = start.replace(minute=59, second=59, microsecond=999_999)
+    if not (exists(start, timezone) and exists(last, timezone)):
+        return None
+    utc = _exact_utc(start, timezone, strict=True)
+    if _exact_utc(last, timezone, strict=True) - utc != last - start:
+        return None
+    return ClockHour(start, utc, repeated=utc != _exact_utc(start.replace(fold=1 - fold), timezone, strict=True))
+
+
+def clock_hour(local: datetime, timezone: str) -> ClockHour | None:
+    """The pass (by ``fold``) of the wall-clock hour of ``timezone`` in which the naive ``local`` falls;
+    None when the clock skips any of that hour or its UTC offset changes within it."""
+    return _clock_hour(timezone, local.year, local.month, local.day, local.hour, local.fold)
+
+
+@lru_cache(maxsize=1024)
+def _utc_hour_offset(timezone: str, year: int, month: int, day: int, hour: int) -> tuple[timedelta, int] | None:
+    """(wall clock minus UTC, ``fold``) throughout an hour of UTC; None when either changes within it."""
+    start = datetime(year, month, day, hour)
+    last = start.replace(minute=59, second=59, microsecond=999_999)
+    first_local, last_local = _exact_local(start, timezone), _exact_local(last, timezone)
+    if last_local - first_local != last - start or first_local.fold != last_local.fold:
+        return None
+    return first_local - start, first_local.fold
+
+
 def to_utc(local: datetime, timezone: str | None, strict: bool = True) -> datetime:
     """The aware UTC instant of the naive wall-clock time ``local`` in ``timezone`` (``fold`` 1: the
     second pass of a repeated hour). ``timezone`` None is a clock without DST (``local`` read as UTC).
@@ -56,19 +112,22 @@ def to_utc(local: datetime, timezone: str | None, strict: bool = True) -> dateti
         return local.astimezone(UTC)
     if timezone is None:
         return local.replace(tzinfo=UTC)
-    if strict and not exists(local, timezone):
-        raise ValueError(f"{local.isoformat()} does not exist in {timezone}: the clock skips that hour "
-                         "(daylight saving time begins)")
-    return local.replace(tzinfo=zone(timezone)).astimezone(UTC)
+    hour = clock_hour(local, timezone)
+    if hour is None:
+        return _exact_utc(local, timezone, strict)
+    return hour.utc + (local - hour.start)
 
 
 def to_local(utc: datetime, timezone: str | None) -> datetime:
     """The naive wall clock of ``timezone`` at the instant ``utc`` (aware, or naive UTC), with ``fold``
     1 in the second pass of a repeated hour. ``timezone`` None: ``utc`` itself, naive."""
-    instant = utc if utc.tzinfo is not None else utc.replace(tzinfo=UTC)
-    if timezone is None:
-        return instant.astimezone(UTC).replace(tzinfo=None)
-    return instant.astimezone(zone(timezone)).replace(tzinfo=None)
+    if utc.tzinfo is not None or timezone is None:
+        return _exact_local(utc, timezone)
+    offset = _utc_hour_offset(timezone, utc.year, utc.month, utc.day, utc.hour)
+    if offset is None:
+        return _exact_local(utc, timezone)
+    local = utc + offset[0]
+    return local.replace(fold=1) if offset[1] else local
 
 
 class Schedule(Protocol):
@@ -177,7 +236,7 @@ class KaifaSchedule(PeriodicSchedule):
 
     def values_time(self, at: datetime, list_no: int) -> datetime:
         """The instant whose values a frame sent at ``at`` carries (List 3: 10 s earlier)."""
-        return at - timedelta(seconds=LIST3_VALUES_AGE_S) if list_no == 3 else at
+        return at - _LIST3_VALUES_AGE if list_no == 3 else at
 
 
 KAIFA = KaifaSchedule()

@@ -1,9 +1,10 @@
-from datetime import datetime
+from dataclasses import replace
+from datetime import UTC, datetime
 
 import pytest
 
 from rig.emulators import Meter, get_profile, list_profiles
-from rig.emulators.kaifa import from_wire, to_wire
+from rig.emulators.kaifa import LIST_FIELDS, format_timestamp, from_wire, to_wire
 from rig.line import LineSettings
 from tests.spec_frames import (
     GH493_AT,
@@ -170,3 +171,21 @@ def test_frame_lengths_match_the_spec():
     it = Meter("kaifa-ma304h3e", seed=2)
     lengths = {f.list: len(f.data) for f in it.frames(start=datetime(2024, 10, 1, 19, 0, 0), count=6)}
     assert lengths == {1: 41, 2: 123, 3: 157}
+
+
+def test_lists_the_profile_lacks_and_text_fields_after_numbers_are_refused():
+    profile = get_profile("kaifa-ma304h4")
+    reading = Meter(profile).frame_at(datetime(2024, 10, 1, 19, 0, 10)).reading
+    with pytest.raises(ValueError, match=r"no list 4; lists: \[1, 2, 3\]"):
+        profile.encode(4, reading, datetime(2024, 10, 1, 19, 0, 10))
+    with pytest.raises(ValueError, match=r"no list 4"):
+        profile.quantize(4, reading, datetime(2024, 10, 1, 19, 0, 10))
+    odd = replace(profile, list_fields={**LIST_FIELDS, 2: ("p_import_w", "meter_id")})
+    with pytest.raises(ValueError, match="text fields must come first"):
+        odd.encode(1, reading, datetime(2024, 10, 1, 19, 0, 10))
+
+
+def test_timestamp_is_the_wall_clock_to_the_second():
+    assert format_timestamp(datetime(2024, 10, 1, 19, 0, 2)) == "2024-10-01T19:00:02"
+    assert format_timestamp(datetime(2024, 10, 1, 19, 0, 2, 999_999, tzinfo=UTC)) == "2024-10-01T19:00:02"
+    assert format_timestamp(datetime(2024, 10, 27, 2, 0, 2, fold=1)) == "2024-10-27T02:00:02"

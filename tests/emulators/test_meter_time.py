@@ -176,3 +176,19 @@ def test_every_profile_names_a_known_zone():
         id = "bare"
 
     assert profile_timezone(Bare()) == OSLO
+
+
+@pytest.mark.parametrize("at, earlier", [
+    (datetime(2024, 10, 27, 2, 30, 10), datetime(2024, 10, 27, 2, 30, 0)),  # within the first pass
+    (datetime(2024, 10, 27, 2, 30, 10, fold=1), datetime(2024, 10, 27, 2, 30, 0, fold=1)),
+    (datetime(2024, 10, 27, 2, 0, 4, fold=1), datetime(2024, 10, 27, 2, 59, 54)),  # from the first pass
+    (datetime(2024, 10, 27, 3, 0, 4), datetime(2024, 10, 27, 2, 59, 54, fold=1)),
+    (datetime(2024, 3, 31, 3, 0, 4), datetime(2024, 3, 31, 1, 59, 54)),  # from before the skipped hour
+], ids=["first-pass", "second-pass", "into-second-pass", "after-repeated", "after-skipped"])
+def test_a_list3_carries_the_values_of_the_instant_10_s_before_it(at, earlier):
+    meter = Meter("kaifa-ma304h4", seed=4)
+    l3, l2 = meter.frame_at(at, 3), meter.frame_at(earlier, 2)
+    assert l3.utc - l2.utc == timedelta(seconds=10)
+    assert l3.utc == at.replace(tzinfo=ZoneInfo(OSLO)).astimezone(UTC)
+    instants = {k: v for k, v in l2.reading.items() if k not in ("timestamp", "list_version", "meter_id", "meter_type")}
+    assert instants and all(l3.reading[k] == v for k, v in instants.items())

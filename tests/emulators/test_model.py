@@ -4,6 +4,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from rig.emulators import Meter, MeterModel
+from rig.emulators.model import ENERGY_FIELDS
 
 T0 = datetime(2024, 10, 1, 0, 0, 0)
 
@@ -123,3 +124,15 @@ def test_load_wanders_over_the_day():
     hourly = [model.state_at(T0 + timedelta(hours=h)).p_w for h in range(24)]
     assert max(hourly) > 1.5 * min(hourly)
     assert min(hourly) > 0
+
+
+@pytest.mark.parametrize("wiring", ["TN", "IT"])
+@pytest.mark.parametrize("load", ["household", "ev-charging", "solar-export"])
+def test_a_reading_without_energies_leaves_out_only_the_registers(wiring, load):
+    model = MeterModel(seed=6, wiring=wiring, load=load)
+    for at in _times(datetime(2024, 6, 1, 5, 0, 0), 3607, 8):
+        full = model.reading_at(at)
+        assert model.reading_at(at, energies=False) == {k: v for k, v in full.items() if k not in ENERGY_FIELDS}
+        s = model.state_at(at)
+        assert (s.e_import_wh, s.e_export_wh, s.r_import_varh, s.r_export_varh) == tuple(full[k] for k in ENERGY_FIELDS)
+        assert (s.p_w, s.currents[0]) == (full["p_import_w"] - full["p_export_w"], full["i_l1_a"])

@@ -1,5 +1,6 @@
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -9,6 +10,7 @@ from rig.emulators.schedule import (
     KAIFA,
     Clock,
     PeriodicSchedule,
+    clock_hour,
     exists,
     frame_times,
     list_at,
@@ -166,3 +168,37 @@ def test_clock_across_a_change():
     spring = Clock(datetime(2024, 3, 31, 1, 59, 0), speed=60, timezone="Europe/Oslo")
     assert spring.meter_time(1) == datetime(2024, 3, 31, 3, 0, 0)
     assert spring.elapsed_s(datetime(2024, 3, 31, 3, 1, 0)) == 2.0
+
+
+# Zones with whole-hour changes (Europe), a change of half an hour (Lord Howe: 02:00 -> 01:30) and a
+# half-hour offset (India, no DST): the hourly lookup must give what zoneinfo gives for every instant.
+@pytest.mark.parametrize("timezone, begin", [
+    ("Europe/Oslo", datetime(2024, 10, 26, 22)), ("Europe/Oslo", datetime(2024, 3, 30, 22)),
+    ("Europe/Helsinki", datetime(2024, 10, 26, 22)), ("Australia/Lord_Howe", datetime(2024, 4, 6, 12)),
+    ("Australia/Lord_Howe", datetime(2024, 10, 5, 12)), ("Asia/Kolkata", datetime(2024, 10, 1)),
+])
+def test_hourly_conversions_are_zoneinfos(timezone, begin):
+    tz = ZoneInfo(timezone)
+    for k in range(0, 8 * 3600, 7):  # every 7 s of 8 hours of UTC around the change
+        utc = begin + timedelta(seconds=k, microseconds=250_000 * (k % 4))
+        exact = utc.replace(tzinfo=UTC).astimezone(tz).replace(tzinfo=None)
+        local = to_local(utc, timezone)
+        assert (local, local.fold) == (exact, exact.fold), utc
+        assert to_utc(local, timezone) == utc.replace(tzinfo=UTC), local
+    for k in range(0, 8 * 3600, 13):  # wall-clock times, the skipped ones included (strict=False)
+        local = begin + timedelta(seconds=k)
+        for fold in (0, 1):
+            at = local.replace(fold=fold)
+            assert to_utc(at, timezone, strict=False) == at.replace(tzinfo=tz).astimezone(UTC), at
+
+
+def test_clock_hour_knows_the_repeated_and_the_skipped_hour():
+    oslo = "Europe/Oslo"
+    first, second = (clock_hour(datetime(2024, 10, 27, 2, 30, fold=f), oslo) for f in (0, 1))
+    assert first.repeated and second.repeated
+    assert (first.start, first.start.fold, second.start.fold) == (datetime(2024, 10, 27, 2), 0, 1)
+    assert second.utc - first.utc == timedelta(hours=1) == datetime(2024, 10, 27, 1, tzinfo=UTC) - first.utc
+    assert not clock_hour(datetime(2024, 10, 27, 3, 5), oslo).repeated
+    assert clock_hour(datetime(2024, 3, 31, 2, 30), oslo) is None  # skipped
+    # Lord Howe falls back from 02:00 to 01:30: the offset of the second pass of 01:xx changes at 01:30
+    assert clock_hour(datetime(2024, 4, 7, 1, 45, fold=1), "Australia/Lord_Howe") is None
