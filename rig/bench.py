@@ -7,18 +7,21 @@ software DUT (``rig/benches/sim.toml``): no hardware, no configuration.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import urlsplit
+
+from rig.bench_schema import DEFAULT_MODBUS_PORT, KNOWN_FEATURES, BenchFile, Issue, tz_rule, validate
 
 DEFAULT_BENCH = Path(__file__).parent / "benches" / "sim.toml"
-KNOWN_FEATURES = ("modbus", "mqtt", "led_photodiode", "led_camera", "power")
+__all__ = ["DEFAULT_BENCH", "KNOWN_FEATURES", "Bench", "BenchError", "load_bench", "posix_tz"]
 
 
 class BenchError(ValueError):
-    """A bench file is missing, malformed or inconsistent."""
+    """A bench file is missing, malformed or inconsistent; the message has one line per problem,
+    each as ``FILE:LINE: [section] key: what is wrong``."""
 
 
 @dataclass(frozen=True)
@@ -57,70 +60,84 @@ class Bench:
 def load_bench(path: str | Path | None = None) -> Bench:
     """Read and validate a bench file (the default software bench when ``path`` is None)."""
     bench_path = Path(path) if path else DEFAULT_BENCH
-    if not bench_path.is_file():
-        raise BenchError(f"bench file not found: {bench_path}")
     try:
-        data = tomllib.loads(bench_path.read_text())
+        text = bench_path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise BenchError(f"bench file not found: {bench_path}") from None
+    except (OSError, ValueError) as exc:  # a folder, unreadable, not UTF-8, a NUL in the name
+        raise BenchError(f"{bench_path}: cannot read the bench file: {exc}") from exc
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise BenchError(f"{bench_path}: not valid TOML: {exc}") from exc
-    return _parse(bench_path, data)
+        at = re.search(r"at line (\d+)", str(exc))
+        raise BenchError(f"{bench_path}:{at.group(1) if at else 1}: not valid TOML: {exc}") from exc
+    model, issues = validate(data)
+    if model is None:
+        raise BenchError(_report(bench_path, text, issues))
+    return _bench(bench_path, model)
 
 
-def _section(path: Path, data: dict[str, Any], name: str) -> dict[str, Any]:
-    value = data.get(name, {})
-    if not isinstance(value, dict):
-        raise BenchError(f"{path}: [{name}] must be a table")
-    return value
-
-
-def _parse(path: Path, data: dict[str, Any]) -> Bench:
-    bench = _section(path, data, "bench")
-    meter = _section(path, data, "meter")
-    dut = _section(path, data, "dut")
-    broker = _section(path, data, "broker")
-    features = _section(path, data, "features")
-
-    unknown = sorted(set(features) - set(KNOWN_FEATURES))
-    if unknown:
-        raise BenchError(f"{path}: unknown features {unknown}; known: {list(KNOWN_FEATURES)}")
-    kind = dut.get("kind", "software")
-    if kind not in ("software", "board"):
-        raise BenchError(f"{path}: [dut] kind must be 'software' or 'board', got {kind!r}")
-    link = str(meter.get("link", "sim"))
-    if kind == "software" and link not in ("sim", "pty"):
-        raise BenchError(f"{path}: the software DUT reads a virtual line: [meter] link must be 'sim'")
-    if kind == "board" and not dut.get("http_url"):
-        raise BenchError(f"{path}: a board DUT needs [dut] http_url")
-
-    spawn = bool(broker.get("spawn", True))
+def _bench(path: Path, model: BenchFile) -> Bench:
+    dut, broker = model.dut, model.broker
     host = port = None
-    if not spawn:
-        url = broker.get("url")
-        if not url:
-            raise BenchError(f"{path}: [broker] needs spawn = true or a url = 'mqtt://host:port'")
-        parsed = urlparse(str(url))
-        if parsed.scheme != "mqtt" or not parsed.hostname:
-            raise BenchError(f"{path}: [broker] url must look like mqtt://host:1883, got {url!r}")
+    if broker.url is not None:
+        parsed = urlsplit(broker.url)
         host, port = parsed.hostname, parsed.port or 1883
-
     return Bench(
         path=path,
-        name=str(bench.get("name", path.stem)),
-        station=str(bench.get("station", path.stem)),
-        link=link,
-        profile=str(meter.get("profile", "kaifa-ma304h4")),
-        timezone=str(meter.get("timezone", "Europe/Oslo")),
-        dut_kind=kind,
-        serial_number=str(dut.get("serial_number", "SIM-0001")),
-        http_url=dut.get("http_url"),
-        modbus_host=dut.get("modbus_host"),
-        modbus_port=int(dut["modbus_port"]) if "modbus_port" in dut else None,
-        broker_spawn=spawn,
+        name=model.bench.name or path.stem,
+        station=model.bench.station or path.stem,
+        link=model.meter.link,
+        profile=model.meter.profile,
+        timezone=model.meter.timezone,
+        dut_kind=dut.kind,
+        serial_number=dut.serial_number,
+        http_url=dut.http_url,
+        modbus_host=dut.modbus_host,
+        modbus_port=dut.modbus_port or (DEFAULT_MODBUS_PORT if dut.kind == "board" else None),
+        broker_spawn=broker.spawn,
         broker_host=host,
         broker_port=port,
-        topic_template=str(broker.get("topic", "han/{serial}")),
-        features={name: bool(features.get(name, False)) for name in KNOWN_FEATURES},
+        topic_template=broker.topic,
+        features=model.features.model_dump(),
     )
+
+
+def _report(path: Path, text: str, issues: list[Issue]) -> str:
+    """One ``FILE:LINE: [section] key: message`` line per issue, in file order."""
+    lines = _key_lines(text)
+    rows = []
+    for loc, message in issues:
+        line = next((lines[loc[:n]] for n in range(len(loc), 0, -1) if loc[:n] in lines), 1)
+        where = f"[{loc[0]}]" + (f" {'.'.join(loc[1:])}" if len(loc) > 1 else "")
+        rows.append((line, f"{path}:{line}: {where}: {message}"))
+    return "\n".join(row for _, row in sorted(rows, key=lambda r: r[0]))
+
+
+_HEADER = re.compile(r"\s*\[\[?([^\]]+)\]")
+_KEY = re.compile(r"\s*([\w\-.\"' ]+?)\s*=")
+
+
+def _dotted(key: str) -> tuple[str, ...]:
+    return tuple(part.strip().strip("\"'") for part in key.split("."))
+
+
+def _key_lines(text: str) -> dict[tuple[str, ...], int]:
+    """Line numbers (1-based) of each table header and key in TOML ``text``, by dotted path (first wins).
+
+    tomllib gives no positions; this scan is enough for bench files (no multi-line strings).
+    """
+    found: dict[tuple[str, ...], int] = {}
+    table: tuple[str, ...] = ()
+    for number, line in enumerate(text.splitlines(), start=1):
+        if header := _HEADER.match(line):
+            table = _dotted(header.group(1))
+            found.setdefault(table, number)
+        elif key := _KEY.match(line):
+            path = table + _dotted(key.group(1))
+            for n in range(1, len(path) + 1):
+                found.setdefault(path[:n], number)
+    return found
 
 
 def posix_tz(name: str) -> str:
@@ -128,16 +145,7 @@ def posix_tz(name: str) -> str:
 
     It is the footer line of the zone's TZif file; the firmware has no zone database, only this rule.
     """
-    import zoneinfo
-
-    for root in zoneinfo.TZPATH:
-        candidate = Path(root) / name
-        if candidate.is_file():
-            return candidate.read_bytes().rstrip(b"\n").rsplit(b"\n", 1)[-1].decode()
     try:
-        import importlib.resources
-
-        data = importlib.resources.files("tzdata.zoneinfo").joinpath(*name.split("/")).read_bytes()
-        return data.rstrip(b"\n").rsplit(b"\n", 1)[-1].decode()
-    except (ModuleNotFoundError, FileNotFoundError) as exc:
-        raise BenchError(f"unknown time zone {name!r}") from exc
+        return tz_rule(name)
+    except ValueError as exc:
+        raise BenchError(str(exc)) from None
