@@ -206,6 +206,8 @@ def read_capture(path: str | Path) -> Capture:
                 raise CaptureError(f"{path}:{number}: truncated last line (no newline, {exc.msg.lower()} "
                                    f"at column {exc.colno})") from None
             raise CaptureError(f"{path}:{number}: not JSON: {exc.msg} at column {exc.colno}") from None
+        except RecursionError:
+            raise CaptureError(f"{path}:{number}: not a capture line: JSON nested too deep") from None
         try:
             if capture is None:
                 capture = _parse_header(obj)

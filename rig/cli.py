@@ -6,51 +6,55 @@ The contract (names, options, JSON lines) is in docs/reading.md and the README; 
 from __future__ import annotations
 
 import json
-import re
 import sys
 import time
 from datetime import datetime, timedelta
-from itertools import islice
 from pathlib import Path
 
 import click
 
 from rig.cli_bench import dut, test
 from rig.cli_capture import capture, replay
-from rig.cli_common import load_bench_or_exit, parse_duration, parse_time, profile_or_exit, run_dir_for
+from rig.cli_common import load_bench_or_exit, profile_or_exit, run_dir_for
+from rig.cli_frames import decode, frames
+from rig.cli_inputs import (
+    DURATION_HELP,
+    METER_HELP,
+    SCENARIO_HELP,
+    SEED,
+    SPEED_HELP,
+    TIME_HELP,
+    Duration,
+    MeterTime,
+    PathArg,
+    Port,
+    Speed,
+    bad,
+    bench_file,
+    check_fault_specs,
+    check_span,
+    meter_profile,
+    parse_faults,
+    parse_time,
+    plural,
+    scenario_name,
+)
 from rig.reading import format_reading
 
+PORT_HELP = ("Where to play: sim (a pty of the rig's own), a serial device (/dev/ttyUSB0, a pty), "
+             "socket://host:port, rfc2217://host:port or loop:// (all forms above).")
 LIVE_FIELDS = ("p_import_w", "u_l1_v", "i_l1_a", "e_import_wh")  # what `rig emulate` shows per frame
 
 
 def _faults(specs: tuple[str, ...]) -> list:
     """Parse repeated ``--fault NAME[:PARAM]`` options (see `rig faults`)."""
-    from rig.emulators.faults import apply_faults, parse_fault
-
     try:
-        faults = [parse_fault(spec) for spec in specs]
-        apply_faults([], faults)  # refuses an order whose counts would be uncertain
-        return faults
+        return parse_faults(specs)
     except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--fault") from exc
+        raise click.BadParameter(str(exc), param_hint="'--fault'") from exc
 
 
 FAULT_HELP = "Inject a fault, NAME[:PARAM]; repeatable, applied in order (see `rig faults`)."
-SCENARIO_HELP = ("Load scenario of the meter model: household (the default), ev-charging (3 x 16 A daily from 18:00 "
-                 "for 4 h), solar-export (PV from 06:00 to 20:00, exporting around midday), phase-imbalance (one "
-                 "line heavy, the others light), voltage-sag (one line at 190-200 V daily from 18:30 for 1 h).")
-
-
-def _scenario(ctx: click.Context, param: click.Parameter, name: str | None) -> str | None:
-    """Check ``--scenario`` against the known load scenarios (rig.emulators.loads)."""
-    if name is None:
-        return None
-    from rig.emulators.loads import check_scenario
-
-    try:
-        return check_scenario(name)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from exc
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -63,6 +67,8 @@ main.add_command(capture)
 main.add_command(replay)
 main.add_command(test)
 main.add_command(dut)
+main.add_command(frames)
+main.add_command(decode)
 
 
 @main.command()
@@ -100,135 +106,22 @@ def faults(as_json: bool) -> None:
 
 
 @main.command()
-@click.option("--meter", "meter_id", required=True, help="Meter profile id (see `rig meters`).")
-@click.option("--at", "at", help="Meter local time of the first frame (ISO, the meter's wall clock in its "
-              "time zone; a time in a repeated hour means its first pass, one in a skipped hour is an "
-              "error); default: now.")
-@click.option("--list", "list_no", type=click.IntRange(1, 3), help="Only this list (1, 2 or 3).")
-@click.option("--count", default=1, show_default=True, type=click.IntRange(1), help="Number of frames.")
-@click.option("--seed", default=1, show_default=True, help="Seed of the meter model.")
-@click.option("--reading", "reading_json", help="JSON object of normalized fields to set explicitly.")
-@click.option("--scenario", callback=_scenario, help=SCENARIO_HELP)
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
-def frames(meter_id: str, at: str | None, list_no: int | None, count: int, seed: int,
-           reading_json: str | None, scenario: str | None, as_json: bool) -> None:
-    """The frames a meter would send, on its schedule from --at.
-
-    Frames follow each other in real time across daylight-saving changes: the clock a frame shows jumps
-    over a skipped hour and shows a repeated hour twice. The text shows it with its UTC offset; `--json`
-    gives `at` (the wall clock as the meter shows it) and `utc` (the instant).
-    """
-    from rig.emulators import Meter
-    from rig.emulators.schedule import zone
-
-    profile = profile_or_exit(meter_id)
-    start = parse_time(at) or datetime.now().replace(microsecond=0)
-    overrides = None
-    if reading_json:
-        try:
-            overrides = json.loads(reading_json)
-        except json.JSONDecodeError as exc:
-            raise click.BadParameter(f"not JSON: {exc}", param_hint="--reading") from exc
-        if not isinstance(overrides, dict):
-            raise click.BadParameter("must be a JSON object", param_hint="--reading")
-    if list_no is not None and list_no not in profile.lists:
-        raise click.BadParameter(f"{profile.id} sends no list {list_no}; lists: {sorted(profile.lists)}",
-                                 param_hint="--list")
-    meter = Meter(profile, seed=seed, start=start, load=scenario)
-    try:
-        meter.utc_of(start)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--at") from exc
-    if at and list_no is not None and count == 1:
-        # an explicit time and list: that frame, whether or not the schedule would send it then
-        chosen = [(start, list_no)]
-    else:
-        # the schedule alone (no encoding): each frame is encoded once, below
-        times = profile.schedule.frame_times(start, timezone=meter.timezone)
-        chosen = list(islice(((t, n) for t, n in times if list_no is None or n == list_no), count))
-    for when, number in chosen:
-        try:
-            frame = meter.frame_at(when, number, overrides=overrides)
-        except (ValueError, KeyError) as exc:
-            raise click.ClickException(str(exc)) from exc
-        if as_json:
-            utc = frame.utc.isoformat() if frame.utc else None
-            click.echo(json.dumps({"meter": profile.id, "at": frame.at.isoformat(), "utc": utc,
-                                   "list": frame.list, "hex": frame.data.hex(), "reading": frame.reading}))
-            continue
-        # the wall clock with its UTC offset, so both passes of a repeated hour read apart
-        shown = frame.utc.astimezone(zone(meter.timezone)).isoformat() if frame.utc else frame.at.isoformat()
-        if profile.protocol.startswith("P1"):  # an ASCII telegram: show its text
-            click.echo(f"{shown}  List {frame.list}  {len(frame.data)} bytes")
-            click.echo(frame.data.decode("ascii").replace("\r\n", "\n"), nl=False)
-            click.echo(f"    {format_reading(frame.reading)}")
-        else:
-            click.echo(f"{shown}  List {frame.list}  {len(frame.data)} bytes  {frame.data.hex()}")
-            click.echo(f"    {format_reading(frame.reading)}")
-
-
-def _read_stream(source: str) -> bytes:
-    """The bytes of a stream given as raw bytes, hex text, or the JSON lines of `rig frames --json`."""
-    data = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
-    text = data.strip()
-    if text.startswith(b"{"):
-        try:
-            return b"".join(bytes.fromhex(json.loads(line)["hex"]) for line in text.splitlines() if line.strip())
-        except (ValueError, KeyError, TypeError) as exc:
-            raise click.ClickException(f"JSON lines must each carry a 'hex' field of frame bytes: {exc}") from exc
-    if text and re.fullmatch(rb"[0-9A-Fa-f\s]+", text):
-        digits = re.sub(rb"\s+", b"", text)
-        if len(digits) % 2:
-            raise click.ClickException("hex input has an odd number of digits")
-        return bytes.fromhex(digits.decode())
-    return data
-
-
-@main.command()
-@click.argument("source", default="-")
-@click.option("--key", help="Encryption key (hex) for encrypted frames.")
-@click.option("--auth-key", help="Authentication key (hex).")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per line (the default output).")
-def decode(source: str, key: str | None, auth_key: str | None, as_json: bool) -> None:
-    """Decode a byte stream (raw, hex text, or `rig frames --json` lines) with the firmware's own decoder.
-
-    SOURCE is a file, or - for standard input. Prints one JSON line per frame found; never stops at a
-    bad frame. Exit status 1 when any frame failed to decode.
-    """
-    from dut_firmware.han.decoder import Decoder
-
-    try:
-        keys = {"key": bytes.fromhex(key) if key else None,
-                "auth_key": bytes.fromhex(auth_key) if auth_key else None}
-    except ValueError as exc:
-        raise click.BadParameter(f"keys are hex strings: {exc}") from exc
-    try:
-        data = _read_stream(source)
-    except OSError as exc:
-        raise click.ClickException(f"cannot read {source}: {exc}") from exc
-    decoder = Decoder(**keys)
-    results = decoder.feed(data) + decoder.flush()
-    for result in results:
-        click.echo(json.dumps(result, default=str))
-    if not results:
-        click.echo("no frame found in the input", err=True)
-    if not results or any(not r.get("ok") for r in results):
-        sys.exit(1)
-
-
-@main.command()
-@click.option("--meter", "meter_id", required=True, help="Meter profile id (see `rig meters`).")
-@click.option("--port", required=True, help="pyserial URL: /dev/ttyUSB0, rfc2217://host:port, socket://host:port.")
-@click.option("--speed", default=1.0, show_default=True, type=click.FloatRange(min=0.01),
-              help="Time compression: 60 plays a minute of meter time per second (pyserial ports send at "
-                   "their own baud rate, so high speeds suit socket:// links).")
-@click.option("--duration", type=parse_duration, help="Meter time to play (90s, 2m, 1h); default: until Ctrl-C.")
-@click.option("--start", "start_text", help="Meter local time to start from (ISO); default: now.")
-@click.option("--seed", default=1, show_default=True, help="Seed of the meter model and of the faults.")
-@click.option("--fault", "fault_specs", multiple=True, help=FAULT_HELP)
-@click.option("--bad-fcs-every", type=click.IntRange(min=2), help="Corrupt the FCS of every Nth frame "
-              "(the same as --fault bad_fcs:N).")
-@click.option("--scenario", callback=_scenario, help=SCENARIO_HELP)
+@click.option("--meter", "meter_id", required=True, callback=meter_profile, metavar="ID", help=METER_HELP)
+@click.option("--port", required=True, type=Port(), help=PORT_HELP)
+@click.option("--speed", default=1.0, show_default=True, type=Speed(), metavar="X",
+              help=f"Time compression, {SPEED_HELP}: 60 plays a minute of meter time per second (pyserial ports "
+                   "send at their own baud rate, so high speeds suit socket:// links).")
+@click.option("--duration", type=Duration(), help=f"Meter time to play ({DURATION_HELP}); omitted: plays until "
+              "Ctrl-C.")
+@click.option("--start", "start_text", type=MeterTime(), help=f"Meter local time to start from ({TIME_HELP}); "
+              "default: now.")
+@click.option("--seed", default=1, show_default=True, type=SEED, metavar="N",
+              help="Seed of the meter model and of the faults.")
+@click.option("--fault", "fault_specs", multiple=True, callback=check_fault_specs, metavar="NAME[:PARAM]",
+              help=FAULT_HELP)
+@click.option("--bad-fcs-every", type=click.IntRange(2, 1_000_000), metavar="N",
+              help="Corrupt the FCS of every Nth frame (the same as --fault bad_fcs:N).")
+@click.option("--scenario", callback=scenario_name, metavar="NAME", help=SCENARIO_HELP)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per write.")
 def emulate(meter_id: str, port: str, speed: float, duration: float | None, start_text: str | None,
             seed: int, fault_specs: tuple[str, ...], bad_fcs_every: int | None, scenario: str | None,
@@ -237,6 +130,10 @@ def emulate(meter_id: str, port: str, speed: float, duration: float | None, star
 
     Faults shape the stream as the field does (`rig faults` lists them). Without --duration the meter
     plays until Ctrl-C, and the faults apply to each hour of meter time in turn.
+
+    PORT is sim (a pty of the rig's own: it prints the device to point the reader at), pty (the same), a
+    serial device (/dev/ttyUSB0, a pty), socket://host:port, rfc2217://host:port, loop:// (bytes go
+    nowhere: a dry run), or another pyserial URL (spy://, alt://, hwgrep://, cp2110://).
     """
     from rig.emulators import Meter
     from rig.emulators.faults import apply_faults, emissions_from_frames
@@ -244,13 +141,24 @@ def emulate(meter_id: str, port: str, speed: float, duration: float | None, star
 
     profile = profile_or_exit(meter_id)
     faults = _faults(fault_specs + ((f"bad_fcs:{bad_fcs_every}",) if bad_fcs_every else ()))
-    start = parse_time(start_text) or datetime.now().replace(microsecond=0)
+    start = parse_time(start_text) if start_text else datetime.now().replace(microsecond=0)
     meter = Meter(profile, seed=seed, start=start, load=scenario)
-    try:
-        began = meter.utc_of(start)  # meter time is absolute: blocks and pacing in real time, across DST
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--start") from exc
+    check_span(meter, start, duration, "--start")
+    began = meter.utc_of(start)  # meter time is absolute: blocks and pacing in real time, across DST
     window = timedelta(seconds=duration) if duration else timedelta(hours=1)
+
+    def writes_of(block: int) -> list:
+        """The writes of the ``block``-th window of meter time, shaped by the faults."""
+        block_utc = began + block * window
+        frames = list(meter.frames(start=meter.local_of(block_utc), until=meter.local_of(block_utc + window)))
+        return apply_faults(emissions_from_frames(frames, block_utc), faults, seed=seed + block, meter=meter)
+
+    try:
+        writes = writes_of(0)
+    except ValueError as exc:  # faults this stream cannot take (mid_frame twice, ...)
+        raise bad("--fault", str(exc)) from exc
+    except OverflowError as exc:
+        raise bad("--fault", f"{exc}: the faults take the meter's clock out of range") from exc
     try:
         link = open_link(port, profile.line, speed=speed)
     except Exception as exc:  # the link names the URL and the reason
@@ -264,12 +172,8 @@ def emulate(meter_id: str, port: str, speed: float, duration: float | None, star
     sent = 0
     try:
         block = 0
-        while duration is None or block == 0:
-            block_utc = began + block * window
-            block_start, block_end = meter.local_of(block_utc), meter.local_of(block_utc + window)
-            frames = list(meter.frames(start=block_start, until=block_end))
-            writes = apply_faults(emissions_from_frames(frames, block_utc), faults, seed=seed + block, meter=meter)
-            offset = (block_utc - began).total_seconds()
+        while True:
+            offset = block * window.total_seconds()
             for write in writes:
                 due = t0 + (offset + write.t) / speed
                 time.sleep(max(0.0, due - time.monotonic()))
@@ -285,52 +189,72 @@ def emulate(meter_id: str, port: str, speed: float, duration: float | None, star
                     shown = {k: write.reading.get(k) for k in LIVE_FIELDS} if write.reading else {}
                     when = f"{write.at:%H:%M:%S} List {write.list}" if write.at else f"+{offset + write.t:9.3f} s"
                     click.echo(f"{when} {len(write.data):4d} B{tag}  {format_reading(shown)}")
+            if duration is not None:
+                break
             block += 1
+            writes = writes_of(block)
     except KeyboardInterrupt:
         pass
     finally:
         link.close()
-    click.echo(f"{sent} writes sent", err=True)
+    click.echo(f"{plural(sent, 'write')} sent", err=True)
 
 
 @main.command()
-@click.option("--bench", "bench_path", help="Bench file (TOML); default: the software DUT.")
-@click.option("--meter", "meter_id", help="Meter profile id; default: the bench's.")
-@click.option("--duration", default="60s", show_default=True, type=parse_duration,
-              help="Meter time to play: 90s, 2m, 1h.")
-@click.option("--speed", default=1.0, show_default=True, type=click.FloatRange(min=0.01),
-              help="Time compression: 120 plays an hour in 30 s.")
-@click.option("--start", "start_text",
-              help="Meter local time of the first frame (ISO); default: 30 s before the next full hour.")
-@click.option("--seed", default=1, show_default=True, help="Seed of the meter model.")
+@click.option("--bench", "bench_path", callback=bench_file, metavar="FILE",
+              help="Bench file (TOML); default: the software DUT.")
+@click.option("--meter", "meter_id", callback=meter_profile, metavar="ID",
+              help="Meter profile id; default: the bench's.")
+@click.option("--duration", default="60s", show_default=True, type=Duration(),
+              help=f"Meter time to play ({DURATION_HELP}).")
+@click.option("--speed", default=1.0, show_default=True, type=Speed(), metavar="X",
+              help=f"Time compression, {SPEED_HELP}: 120 plays an hour in 30 s.")
+@click.option("--start", "start_text", type=MeterTime(),
+              help=f"Meter local time of the first frame ({TIME_HELP}); default: 30 s before the next full hour.")
+@click.option("--seed", default=1, show_default=True, type=SEED, metavar="N", help="Seed of the meter model.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
-@click.option("--run-dir", type=click.Path(path_type=Path), help="Where logs go; default: reports/<time>-run-<meter>.")
-@click.option("--capture", "capture_path", type=click.Path(path_type=Path, dir_okay=False),
+@click.option("--run-dir", type=PathArg(file_okay=False, path_type=Path),
+              help="Where logs go; default: reports/<time>-run-<meter>.")
+@click.option("--capture", "capture_path", type=PathArg(exists=True, dir_okay=False, path_type=Path),
               help="Replay this capture (see README, Captures) instead of playing a meter, and check the DUT "
                    "against its expected readings and counts.")
-@click.option("--fault", "fault_specs", multiple=True, help=FAULT_HELP)
-@click.option("--scenario", callback=_scenario, help=SCENARIO_HELP)
+@click.option("--fault", "fault_specs", multiple=True, callback=check_fault_specs, metavar="NAME[:PARAM]",
+              help=FAULT_HELP)
+@click.option("--scenario", callback=scenario_name, metavar="NAME", help=SCENARIO_HELP)
 def run(bench_path: str | None, meter_id: str | None, duration: float, speed: float, start_text: str | None,
         seed: int, as_json: bool, run_dir: Path | None, capture_path: Path | None,
         fault_specs: tuple[str, ...], scenario: str | None) -> None:
     """The main job: stream a meter (or a capture) into the bench's DUT and check every output against it.
 
     Exit status 0 only when every frame was decoded or counted as the error it is, exactly as a correct
-    reader counts, and every check on every interface passed.
+    reader counts, and every check on every interface passed. SIGINT (Ctrl-C) or SIGTERM stops the run
+    at once and keeps what was checked until then: exit status 130 or 143, verdict "interrupted".
     """
+    import signal
+
     from rig.runner import Progress, RunOptions, format_summary
     from rig.runner import run as run_bench
+    from rig.session import RunDirInUse, check_run_dir
 
     bench = load_bench_or_exit(bench_path)
     meter = meter_id or bench.profile
-    profile_or_exit(meter)
+    profile = profile_or_exit(meter)
     faults = _faults(fault_specs)
-    if capture_path is not None and not capture_path.is_file():
-        raise click.BadParameter(f"{capture_path} is not a file", param_hint="--capture")
+    if start_text and capture_path is None:
+        from rig.emulators import Meter
+
+        check_span(Meter(profile), parse_time(start_text), duration, "--start")
+    if capture_path is not None and start_text:
+        raise click.BadParameter("a capture replays at its recorded times: give --start or --capture, not both",
+                                 param_hint="'--start'")
     if capture_path is not None and scenario is not None:
         raise click.BadParameter("a capture replays recorded values: give --scenario or --capture, not both",
-                                 param_hint="--scenario")
+                                 param_hint="'--scenario'")
     run_dir = run_dir or run_dir_for("run", capture_path.stem if capture_path else meter)
+    try:
+        check_run_dir(run_dir)
+    except RunDirInUse as exc:
+        raise click.BadParameter(str(exc), param_hint="'--run-dir'") from exc
     live = sys.stderr.isatty()
     last = [0.0]
 
@@ -355,7 +279,11 @@ def run(bench_path: str | None, meter_id: str | None, duration: float, speed: fl
         raise click.ClickException(str(exc)) from exc
     except Exception as exc:
         raise click.ClickException(f"{exc} (logs in {run_dir})") from exc
+    if result.interrupted and live:
+        click.echo(err=True)  # end the live progress line
     click.echo(json.dumps(result.as_dict()) if as_json else format_summary(result))
+    if result.interrupted:
+        sys.exit(128 + signal.Signals[result.interrupted])  # as the shell reports a process ended by it
     sys.exit(0 if result.ok else 1)
 
 

@@ -4,6 +4,7 @@ by hand)."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import time
@@ -12,15 +13,36 @@ from pathlib import Path
 import click
 
 from rig.cli_common import load_bench_or_exit, run_dir_for
+from rig.cli_inputs import SPEED_HELP, Speed, bench_file, mqtt_broker, mqtt_topic
+
+BENCH_HELP = "Bench file (TOML); default: the software DUT."
+
+
+class _Reports:
+    """A pytest plugin that notes where the HTML and JUnit reports go (the last --html/--junitxml wins)."""
+
+    def __init__(self) -> None:
+        self.paths: dict[str, Path] = {}
+
+    def pytest_configure(self, config) -> None:
+        for label, option in (("report", "htmlpath"), ("JUnit", "xmlpath")):
+            value = config.getoption(option, default=None)
+            if value:
+                self.paths[label] = Path.cwd() / Path(os.path.expandvars(value)).expanduser()
+
+    def written(self, since: float) -> dict[str, Path]:
+        """The reports this run wrote: those that exist, changed since ``since`` (a time.time())."""
+        return {label: path for label, path in self.paths.items() if path.is_file() and path.stat().st_mtime >= since}
 
 
 @click.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
-@click.option("--bench", "bench_path", help="Bench file (TOML); default: the software DUT.")
+@click.option("--bench", "bench_path", callback=bench_file, metavar="FILE", help=BENCH_HELP)
 @click.pass_context
 def test(ctx: click.Context, bench_path: str | None) -> None:
     """Run the scenario suite on a bench; writes reports/<run>/report.html and junit.xml.
 
-    Extra arguments go to pytest (e.g. -k modbus, -x).
+    Extra arguments go to pytest (e.g. -k modbus, -x, or --html=FILE for the report elsewhere). The
+    reports' paths are printed at the end, those that were written.
     """
     import pytest
 
@@ -32,18 +54,23 @@ def test(ctx: click.Context, bench_path: str | None) -> None:
     args = [str(scenarios), *run_report_args(run_dir)]
     if bench_path:
         args += ["--bench", bench_path]
-    code = pytest.main(args + list(ctx.args))
-    click.echo(f"report: {run_dir / 'report.html'}\nJUnit:  {run_dir / 'junit.xml'}", err=True)
+    reports = _Reports()
+    started = time.time() - 1  # file times may be a little coarse
+    code = pytest.main(args + list(ctx.args), plugins=[reports])
+    for label, path in reports.written(started).items():
+        click.echo(f"{label + ':':<7} {path}", err=True)
     sys.exit(int(code))
 
 
 @click.command()
-@click.option("--bench", "bench_path", help="Bench file (TOML); default: the software DUT.")
-@click.option("--broker", "broker_url", help="Publish to this broker (mqtt://host:port) instead of our own.")
-@click.option("--topic", help="MQTT topic; default: the bench's (han/<serial>).")
+@click.option("--bench", "bench_path", callback=bench_file, metavar="FILE", help=BENCH_HELP)
+@click.option("--broker", "broker_url", callback=mqtt_broker, metavar="URL",
+              help="Publish to this broker (mqtt://host:port, port 1883 if not given) instead of our own.")
+@click.option("--topic", callback=mqtt_topic, help="MQTT topic, {serial} standing for the DUT's serial number; "
+              "default: the bench's (han/{serial}).")
 @click.option("--modbus/--no-modbus", default=True, show_default=True, help="Activate Modbus TCP.")
-@click.option("--speed", default=1.0, show_default=True, type=click.FloatRange(min=0.01),
-              help="Time compression of the line and the DUT's clock (match `rig emulate --speed`).")
+@click.option("--speed", default=1.0, show_default=True, type=Speed(), metavar="X",
+              help=f"Time compression of the line and the DUT's clock, {SPEED_HELP} (match `rig emulate --speed`).")
 @click.option("--json", "as_json", is_flag=True, help="Print the addresses as one JSON line.")
 def dut(bench_path: str | None, broker_url: str | None, topic: str | None, modbus: bool, speed: float,
         as_json: bool) -> None:
@@ -69,10 +96,8 @@ def dut(bench_path: str | None, broker_url: str | None, topic: str | None, modbu
     run_dir.mkdir(parents=True, exist_ok=True)
     with ExitStack() as stack:
         if broker_url:
-            parsed = urlparse(broker_url)
-            if parsed.scheme != "mqtt" or not parsed.hostname:
-                raise click.BadParameter("give mqtt://host:port", param_hint="--broker")
-            broker = BrokerAddress(parsed.hostname, parsed.port or 1883)
+            parsed = urlparse(broker_url)  # checked by its callback
+            broker = BrokerAddress(parsed.hostname or "", parsed.port or 1883)
         else:
             broker, mosquitto = start_broker(bench, run_dir)
             if mosquitto:

@@ -22,6 +22,19 @@ from typing import TYPE_CHECKING
 
 import click
 
+from rig.cli_inputs import (
+    DURATION_HELP,
+    SEED,
+    SPEED_HELP,
+    Duration,
+    PathArg,
+    Port,
+    Speed,
+    check_fault_specs,
+    line_settings,
+    meter_profile,
+    plural,
+)
 from rig.line import LineSettings
 
 if TYPE_CHECKING:  # the commands import what they use when they run: `rig -h` stays quick
@@ -40,12 +53,6 @@ MIN_GAP_S = 0.02
 MAX_CHUNK_S = 1.0
 LIVE_EVERY_S = 0.5
 CAPTURES_DIR = Path("reports") / "captures"
-
-
-def _duration(text: str) -> float:
-    from rig.cli_common import parse_duration
-
-    return parse_duration(text)
 
 
 @contextlib.contextmanager
@@ -149,9 +156,9 @@ def _probe(port: SerialBase, stop: threading.Event, until: float | None,
                 if scanner.frames_ok:
                     live.end()
                     return line, t_start, chunks
-            live.show(f"trying {line}: {sum(len(d) for _, d in chunks)} bytes, no valid frame yet",
+            live.show(f"trying {line}: {plural(sum(len(d) for _, d in chunks), 'byte')}, no valid frame yet",
                       key=(line, len(chunks)))
-        live.show(f"{line}: no valid frame in {sum(len(d) for _, d in chunks)} bytes", key=(line, "done"),
+        live.show(f"{line}: no valid frame in {plural(sum(len(d) for _, d in chunks), 'byte')}", key=(line, "done"),
                   force=True)
         live.end()
     return None, time.monotonic(), []
@@ -175,8 +182,8 @@ def _record(port: SerialBase, writer: CaptureWriter, scanner: FrameScanner, t_st
             chunk = _read_chunk(port)
             if chunk is not None:
                 keep(*chunk)
-            live.show(f"{time.monotonic() - t_start:7.1f} s  {writer.bytes} bytes  frames ok {scanner.frames_ok}  "
-                      f"bad {scanner.frames_bad}  skipped {scanner.skipped} bytes",
+            live.show(f"{time.monotonic() - t_start:7.1f} s  {plural(writer.bytes, 'byte')}  frames ok "
+                      f"{scanner.frames_ok}  bad {scanner.frames_bad}  skipped {plural(scanner.skipped, 'byte')}",
                       key=(writer.bytes, scanner.frames_ok, scanner.frames_bad))
     except KeyboardInterrupt:
         pass
@@ -189,15 +196,17 @@ def _record(port: SerialBase, writer: CaptureWriter, scanner: FrameScanner, t_st
 
 
 @click.command()
-@click.option("--port", required=True, help="pyserial URL (/dev/ttyUSB0, rfc2217://host:port, socket://host:port, "
-                                            "loop://) or a pty device.")
-@click.option("--line", "line_text", help="Line settings: 2400-8E1, 115200-8N1 ..., or auto (try the usual ones "
-                                          "until frames check out). Default: the meter's, else 2400 8E1.")
-@click.option("--duration", type=_duration, metavar="D",
-              help="Stop after this long (90s, 2m, 1h); default: until Ctrl-C.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--port", required=True, type=Port(sim=False),
+              help="Where to record from: a serial device (/dev/ttyUSB0, a pty), socket://host:port, "
+                   "rfc2217://host:port, loop://, or another pyserial URL (spy://, alt://, hwgrep://, cp2110://).")
+@click.option("--line", "line_text", callback=line_settings, metavar="LINE",
+              help="Line settings: 2400-8E1, 115200-8N1 ... (baud 50 to 4000000), or auto (try the usual ones "
+                   "until frames check out). Default: the meter's, else 2400 8E1.")
+@click.option("--duration", type=Duration(), help=f"Stop after this long ({DURATION_HELP}); omitted: until Ctrl-C.")
+@click.option("-o", "--output", type=PathArg(dir_okay=False, path_type=Path),
               help="Capture file; default: reports/captures/<YYYYmmdd-HHMMSS>.jsonl.")
-@click.option("--meter", "meter_id", help="Meter profile id to record in the header (see `rig meters`).")
+@click.option("--meter", "meter_id", callback=meter_profile, metavar="ID",
+              help="Meter profile id to record in the header (see `rig meters`).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
 def capture(port: str, line_text: str | None, duration: float | None, output: Path | None, meter_id: str | None,
             as_json: bool) -> None:
@@ -222,7 +231,7 @@ def capture(port: str, line_text: str | None, duration: float | None, output: Pa
     try:
         line = None if auto else LineSettings.parse(line_text) if line_text else profile_line or DEFAULT_LINE
     except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--line") from exc
+        raise click.BadParameter(str(exc), param_hint="'--line'") from exc
     fixed = _fixed_line(port)
     if auto and fixed:
         click.echo(f"{port} carries bytes only (a pty or a socket): its line settings cannot change; recording "
@@ -267,23 +276,26 @@ def capture(port: str, line_text: str | None, duration: float | None, output: Pa
     if as_json:
         click.echo(json.dumps(summary))
     else:
-        click.echo(f"capture {output}: {writer.bytes} bytes in {writer.chunks} chunks over {elapsed:.1f} s; "
-                   f"frames ok {scanner.frames_ok}, bad {scanner.frames_bad}; {scanner.skipped} bytes outside frames")
+        click.echo(f"capture {output}: {plural(writer.bytes, 'byte')} in {plural(writer.chunks, 'chunk')} over "
+                   f"{elapsed:.1f} s; frames ok {scanner.frames_ok}, bad {scanner.frames_bad}; "
+                   f"{plural(scanner.skipped, 'byte')} outside frames")
     if error:
         raise click.ClickException(f"{error} (what came before is kept in {output})")
 
 
 @click.command()
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--port", required=True, help="sim (a pty: prints its device), a pty device, or a pyserial URL "
-                                            "(/dev/ttyUSB0, rfc2217://host:port, socket://host:port, loop://).")
-@click.option("--speed", default=1.0, show_default=True, type=click.FloatRange(min=0.01),
-              help="Time compression: the capture's times are divided by it (the rig paces sim, socket:// and "
-                   "loop:// at the line rate times it too).")
+@click.argument("file", type=PathArg(exists=True, dir_okay=False, path_type=Path))
+@click.option("--port", required=True, type=Port(),
+              help="Where to play: sim (a pty of the rig's own: prints its device), a serial device (/dev/ttyUSB0, "
+                   "a pty), socket://host:port, rfc2217://host:port, loop://, or another pyserial URL (spy://, "
+                   "alt://, hwgrep://, cp2110://).")
+@click.option("--speed", default=1.0, show_default=True, type=Speed(), metavar="X",
+              help=f"Time compression, {SPEED_HELP}: the capture's times are divided by it (the rig paces sim, "
+                   "socket:// and loop:// at the line rate times it too).")
 @click.option("--loop", "loop_", is_flag=True, help="Play again and again (one capture second apart) until Ctrl-C.")
-@click.option("--fault", "fault_specs", multiple=True,
+@click.option("--fault", "fault_specs", multiple=True, callback=check_fault_specs, metavar="NAME[:PARAM]",
               help="Inject a fault, NAME[:PARAM]; repeatable, applied in order (see `rig faults`).")
-@click.option("--seed", default=1, show_default=True, help="Seed of the faults.")
+@click.option("--seed", default=1, show_default=True, type=SEED, metavar="N", help="Seed of the faults.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
 def replay(file: Path, port: str, speed: float, loop_: bool, fault_specs: tuple[str, ...], seed: int,
            as_json: bool) -> None:
@@ -306,7 +318,7 @@ def replay(file: Path, port: str, speed: float, loop_: bool, fault_specs: tuple[
         writes = [(e.t, e.data, _note(e)) for e in apply_faults(emissions_from_capture(recording), faults,
                                                                  seed=seed, line=recording.line)]
     except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--fault") from exc
+        raise click.BadParameter(str(exc), param_hint="'--fault'") from exc
     line = recording.line
     if line is None:
         line = DEFAULT_LINE
@@ -318,15 +330,17 @@ def replay(file: Path, port: str, speed: float, loop_: bool, fault_specs: tuple[
     if hasattr(link, "device"):
         click.echo(f"virtual line: point the reader at {link.device}", err=True)
     chunks = len(writes)
-    click.echo(f"replaying {file}: {chunks} chunks, {len(recording.data)} bytes over {recording.duration_s:.1f} s, "
-               f"into {port} at {line}, speed x{speed:g}{', looping' if loop_ else ''}; Ctrl-C stops", err=True)
+    click.echo(f"replaying {file}: {plural(chunks, 'chunk')}, {plural(len(recording.data), 'byte')} over "
+               f"{recording.duration_s:.1f} s, into {port} at {line}, speed x{speed:g}{', looping' if loop_ else ''}; "
+               "Ctrl-C stops", err=True)
     live = _Live()
     latest = [ReplayStats()]
 
     def progress(stats: ReplayStats) -> None:
         latest[0] = stats
         done = stats.chunks - stats.passes * chunks
-        live.show(f"pass {stats.passes + 1}  chunk {done}/{chunks}  {stats.bytes} bytes  {stats.elapsed_s:7.1f} s",
+        live.show(f"pass {stats.passes + 1}  chunk {done}/{chunks}  {plural(stats.bytes, 'byte')}  "
+                  f"{stats.elapsed_s:7.1f} s",
                   key=stats.chunks, force=done == chunks and not loop_)
 
     with _stop_on_signals() as stop, contextlib.closing(link):
@@ -345,8 +359,9 @@ def replay(file: Path, port: str, speed: float, loop_: bool, fault_specs: tuple[
     if as_json:
         click.echo(json.dumps(summary))
     else:
-        passes = f"{stats.passes} full pass{'es' if stats.passes != 1 else ''}{', stopped' if stats.stopped else ''}"
-        click.echo(f"replayed {stats.chunks} chunks, {stats.bytes} bytes in {stats.elapsed_s:.1f} s ({passes}); "
+        passes = f"{plural(stats.passes, 'full pass', 'full passes')}{', stopped' if stats.stopped else ''}"
+        click.echo(f"replayed {plural(stats.chunks, 'chunk')}, {plural(stats.bytes, 'byte')} in "
+                   f"{stats.elapsed_s:.1f} s ({passes}); "
                    f"latest write {stats.max_late_s * 1000:.1f} ms after its time")
 
 

@@ -1,45 +1,24 @@
-"""Parsing and lookups shared by the `rig` commands (durations, times, benches, profiles, run folders)."""
+"""Lookups shared by the `rig` commands (benches, profiles, run folders); input checks are in rig.cli_inputs."""
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from pathlib import Path
 
 import click
 
-from rig.bench import BenchError, load_bench
-
 REPORTS = Path("reports")
 
 
-def parse_duration(text: str) -> float:
-    """'90', '90s', '2m', '1h', '1h30m' -> seconds."""
-    if re.fullmatch(r"\d+(\.\d+)?", text):
-        return float(text)
-    parts = re.findall(r"(\d+(?:\.\d+)?)([hms])", text)
-    if not parts or "".join(n + u for n, u in parts) != text:
-        raise click.BadParameter(f"{text!r} is not a duration like 90s, 2m, 1h or 1h30m")
-    return sum(float(n) * {"h": 3600, "m": 60, "s": 1}[u] for n, u in parts)
-
-
-def parse_time(text: str | None) -> datetime | None:
-    if text is None:
-        return None
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise click.BadParameter(f"{text!r} is not an ISO time like 2024-10-01T19:00:00") from exc
-    if value.tzinfo is not None:
-        raise click.BadParameter("give the meter's local wall-clock time, without an offset")
-    return value
-
-
 def run_dir_for(kind: str, label: str) -> Path:
+    """A new run folder under reports/: ``<YYYYmmdd-HHMMSS>-<kind>-<label>``."""
     return REPORTS / f"{datetime.now():%Y%m%d-%H%M%S}-{kind}-{label}"
 
 
 def load_bench_or_exit(path: str | None):
+    """The bench of ``path`` (None: the software DUT's); a click error saying why it cannot be read."""
+    from rig.bench import BenchError, load_bench  # here, not at the top: the schema library loads only when needed
+
     try:
         return load_bench(path)
     except BenchError as exc:
@@ -47,6 +26,7 @@ def load_bench_or_exit(path: str | None):
 
 
 def profile_or_exit(meter_id: str):
+    """The meter profile ``meter_id``; a click error naming the known ids otherwise."""
     from rig.emulators import get_profile
 
     try:

@@ -225,7 +225,10 @@ def test_auto_line_tries_the_usual_settings_until_frames_check_out() -> None:
 @pytest.mark.parametrize("args, message", [
     (["--line", "2400 baud"], "is not line settings"),
     (["--meter", "no-such-meter"], "no-such-meter"),
-    (["--port", "/dev/does-not-exist"], "cannot open serial link '/dev/does-not-exist'"),
+    (["--port", "/dev/does-not-exist"], "Invalid value for '--port': '/dev/does-not-exist': no such device"),
+    (["--port", "socket://127.0.0.1"], "'socket://127.0.0.1' is incomplete: give socket://host:port"),
+    (["--port", "sim"], "sim is the rig's own virtual line, for playing into"),
+    (["--line", "0 8E1"], "Invalid value for '--line'"),
     (["--duration", "soon"], "is not a duration"),
 ])
 def test_capture_bad_options_are_clear_errors(tmp_path: Path, args: list[str], message: str) -> None:

@@ -175,10 +175,15 @@ def _duration(minimum: float, inclusive: bool) -> Callable[[str], float]:
     return parse
 
 
+MAX_JUMP_S = 10 * 366 * 86400  # ten years either way: far past any clock a reader must survive
+
+
 def _jump(text: str) -> int:
     value = _seconds(text)
     if value != int(value) or value == 0:
         raise ValueError(f"{text!r} must be a non-zero whole number of seconds")
+    if abs(value) > MAX_JUMP_S:
+        raise ValueError(f"{text!r} is more than ten years: a jump of at most {MAX_JUMP_S} s either way")
     return int(value)
 
 
