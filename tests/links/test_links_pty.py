@@ -17,6 +17,7 @@ from rig.line import LineSettings
 from rig.links import LinkError, PtyLink, open_link
 from rig.links.pacing import DEFAULT_LEAD_S
 from rig.links.pty import uart_receive
+from rig.runclock import RunClock
 
 KAIFA = LineSettings(2400, 8, "E", 1)
 
@@ -151,6 +152,22 @@ def test_the_link_writes_a_capture_of_what_it_sent(tmp_path):
     capture = read_capture(path)
     assert capture.data == b"\x7e\xa0\x01" + b"\xff" * 20
     assert capture.meta == {"speed": 1000}
+
+
+@pytest.mark.parametrize("url", ["sim", "loop://"])
+def test_the_capture_counts_time_from_the_run_clock_and_still_replays(tmp_path, url):
+    clock = RunClock()
+    time.sleep(0.2)  # the run started before the line opened
+    path = tmp_path / "line.jsonl"
+    with open_link(url, KAIFA, speed=1000, log_path=path, clock=clock) as link:
+        before = clock.elapsed()
+        link.write(b"\x7e\xa0\x01", {"list": 2})
+        after = clock.elapsed()
+    capture = read_capture(path)  # the replay reader takes it
+    assert capture.started == clock.started.isoformat(timespec="milliseconds")
+    (chunk,) = capture.chunks
+    assert 0.2 <= before - 1e-6 <= chunk.t <= after
+    assert capture.writes() == [(chunk.t, b"\x7e\xa0\x01", {"list": 2})]
 
 
 def test_writes_from_several_threads_are_captured_in_line_order(tmp_path):
