@@ -3,34 +3,41 @@
 A stream is a list of emissions (``rig.emulators.faults.Emission``): the writes the meter makes, clean
 or shaped by fault injectors, each saying what a correct reader counts because of it. After each frame
 the reader must publish, the HTTP and Modbus pollers read the DUT back to back until it shows that frame
-(or a newer one), and the MQTT probe collects every message; each interface must show each frame within
-one frame interval (plus ``MARGIN_S``). At the end the DUT's counters over the stream must equal, counter
-by counter, what the emissions say a correct reader counts: nothing is lost and nothing is miscounted.
+(or a newer one), and each MQTT message is judged as it arrives (``rig.judges``); each interface must show
+each frame within one frame interval (plus ``MARGIN_S``), at the resolution of the meter's format and of
+the interface (``rig.resolution``). At the end the DUT's counters over the stream must equal, counter by
+counter, what the writes made say a correct reader counts: nothing is lost and nothing is miscounted.
+
+The run folder gets ``frames.jsonl`` (every write) and ``checks.jsonl`` (every verdict, as made), their
+times in seconds since the run started (``rig.runclock``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import time
-from collections import Counter, deque
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import IO
 from zoneinfo import ZoneInfo
 
 from rig.bench import Bench
-from rig.checks import Check, ExpectedState, Outcome, SentFrame, judge
+from rig.checks import Check, ExpectedState, Outcome, SentFrame
 from rig.dut.base import Dut, DutError
 from rig.emulators.faults import Emission
+from rig.judges import CheckLog, MqttJudge, StreamState, poll_http, poll_modbus
 from rig.links import Link
 from rig.probes import ProbeError
 from rig.probes.http import HttpProbe
 from rig.probes.modbus import ModbusProbe
 from rig.probes.mqtt import MqttProbe
-from rig.probes.resolution import view
+from rig.runclock import RunClock
 from rig.session import BrokerAddress
 
 # Allowance for host scheduling jitter on top of one frame interval. Outliers of 5-70 ms are seen on a
@@ -62,9 +69,11 @@ class Progress:
 class StreamResult:
     """What one stream produced: the frames to publish, every check, the DUT's counters over the stream.
 
-    ``expected_counts`` is what a correct reader counts (the sum of the emissions' counts);
+    ``expected_counts`` is what a correct reader counts (the sum of the counts of the writes made);
     ``faults`` how many writes each injection shaped. ``error`` says why a stream stopped early (the DUT
-    died, a probe failed); what was sent and checked until then is kept.
+    died, a probe failed); ``interrupted``: it was asked to stop. What was sent and checked until then is
+    kept either way. ``counters_error`` says why the DUT's counters could not be read (``dut_counters``
+    is then empty: unknown, not zero).
     """
 
     sent: list[SentFrame]
@@ -76,6 +85,9 @@ class StreamResult:
     unjudged: int = 0  # good frames whose values the stream does not know (a recording without expectations)
     held: int = 0  # writes a P1 meter held back because the reader did not raise its data-request line
     error: str | None = None
+    interrupted: bool = False
+    counters_error: str | None = None
+    meter_format: str | None = None  # the format values were judged at (rig.resolution); None: interfaces'
 
     @property
     def failures(self) -> list[Check]:
@@ -85,7 +97,10 @@ class StreamResult:
         return [c for c in self.checks if c.interface == interface]
 
     def count_mismatches(self) -> list[str]:
-        """Counters of the DUT that differ from what a correct reader counts over this stream."""
+        """Counters of the DUT that differ from what a correct reader counts over this stream (or why they
+        are unknown)."""
+        if self.counters_error:
+            return [f"the DUT's counters are unknown: {self.counters_error}"]
         if self.error:
             return []  # a stream cut short cannot be counted; the error says why
         out = []
@@ -117,16 +132,6 @@ def local_reading(reading: dict, timezone: str) -> dict:
     return {**reading, "timestamp": local.isoformat()}
 
 
-def sent_frame_ids(sent: Sequence[SentFrame]) -> dict[str, deque[int]]:
-    """Timestamp -> indexes of the published frames carrying it, in order (a duplicated frame twice)."""
-    out: dict[str, deque[int]] = {}
-    for frame in sent:
-        ts = frame.reading.get("timestamp")
-        if ts is not None:
-            out.setdefault(ts, deque()).append(frame.index)
-    return out
-
-
 async def stream_and_check(
     emissions: Sequence[Emission],
     link: Link,
@@ -140,6 +145,9 @@ async def stream_and_check(
     enable_modbus: bool = True,
     partial: bool = False,
     on_request: bool = False,
+    meter_format: str | None = None,
+    stop: asyncio.Event | None = None,
+    clock: RunClock | None = None,
 ) -> StreamResult:
     """Write ``emissions`` on their schedule (compressed by ``speed``) and check every interface.
 
@@ -148,31 +156,58 @@ async def stream_and_check(
     a board with a history is judged on this stream alone. ``partial``: the emissions' readings name only
     some fields (a capture's expectations), and only those are judged. ``on_request``: the meter sends
     only while the reader raises the data-request line (P1), as far as the link can tell.
+    ``meter_format``: the meter's format (``rig.resolution.meter_format(profile.protocol)``): values are
+    judged at the coarser of its resolution and the interface's (the interface's alone when None).
+    ``stop``: once set, no further write is made; the frames sent are judged (none past its deadline),
+    the counters read, and the result is ``interrupted``. ``clock``: the run's time base for the logs.
     """
+    clock = clock or RunClock()
     http = HttpProbe(dut.http_url, tz=bench.timezone)
-    result = StreamResult([], [], {})
-    for emission in emissions:
-        result.expected_counts.update(emission.counts)
-        if emission.fault:
-            result.faults[emission.fault] += 1
+    result = StreamResult([], [], {}, meter_format=meter_format)
     try:
         before = (await asyncio.to_thread(http.health)).get("counters", {})
         try:
-            await _stream(emissions, link, dut, broker, bench, interval_s / speed, speed, run_dir, http,
-                          enable_modbus, progress, result, partial, on_request)
+            with no_full_collections():
+                await _Stream(emissions, link, dut, broker, bench, interval_s / speed, speed, run_dir, http,
+                              result, clock, progress, enable_modbus, partial, on_request, stop).run()
         except (ProbeError, DutError, OSError) as exc:
             result.error = f"{exc} (DUT log: {dut.log_path})" if dut.log_path else str(exc)
         # a frame cut short at the end is counted when the reader's idle flush ends it
         await asyncio.sleep(max(IDLE_FLUSH_S / speed, IDLE_FLUSH_REAL_MIN_S) + MARGIN_S)
-        try:
-            after = (await asyncio.to_thread(http.health)).get("counters", {}) if dut.alive() else before
-        except ProbeError as exc:
-            after = before
-            result.error = result.error or f"cannot read the DUT's counters after the stream: {exc}"
-        result.dut_counters = {k: v - before.get(k, 0) for k, v in after.items() if isinstance(v, int)}
+        await _read_counters(http, dut, before, result)
     finally:
         http.close()
     return result
+
+
+@contextlib.contextmanager
+def no_full_collections() -> Iterator[None]:
+    """Keep CPython's full garbage collections off the rig's clock while it streams.
+
+    A full pass scans every object the process holds; in a long pytest session or a day-long run that
+    takes 100 ms and more, during which the rig neither writes nor reads, so the DUT looks late. One full
+    pass now, then only the young generations (cheap: they hold what the stream just made) until the end.
+    """
+    thresholds = gc.get_threshold()
+    gc.collect()
+    gc.set_threshold(thresholds[0], thresholds[1], 2**31 - 1)  # the third: gen-1 passes before a full one
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+
+
+async def _read_counters(http: HttpProbe, dut: Dut, before: dict[str, int], result: StreamResult) -> None:
+    """The DUT's counters over the stream, or why they are unknown."""
+    if not dut.alive():
+        result.counters_error = "the DUT is not running"
+        return
+    try:
+        after = (await asyncio.to_thread(http.health)).get("counters", {})
+    except ProbeError as exc:
+        result.counters_error = f"cannot read them after the stream: {exc}"
+        return
+    result.dut_counters = {k: v - before.get(k, 0) for k, v in after.items() if isinstance(v, int)}
 
 
 def _note(emission: Emission) -> dict[str, object]:
@@ -189,101 +224,138 @@ def _note(emission: Emission) -> dict[str, object]:
     return note
 
 
-async def _stream(
-    emissions: Sequence[Emission],
-    link: Link,
-    dut: Dut,
-    broker: BrokerAddress | None,
-    bench: Bench,
-    interval_real: float,
-    speed: float,
-    run_dir: Path,
-    http: HttpProbe,
-    enable_modbus: bool,
-    progress: Callable[[Progress], None] | None,
-    result: StreamResult,
-    partial: bool,
-    on_request: bool,
-) -> None:
-    loop = asyncio.get_running_loop()
-    sent, checks = result.sent, result.checks
-    latest_by_ts: dict[str, int] = {}  # timestamp -> the newest published frame carrying it
-    damaged_ts: set[str] = set()  # timestamps only damaged frames carried: never to be shown
-    modbus = None
-    if enable_modbus and bench.has("modbus") and dut.modbus_port is not None:
-        await asyncio.to_thread(http.configure, {"modbus": {"enabled": True}})
-        modbus = ModbusProbe(dut.modbus_host or "127.0.0.1", dut.modbus_port)
-    mqtt_ctx = (MqttProbe(broker.host, broker.port, bench.topic, tz=bench.timezone)
-                if broker is not None and bench.has("mqtt") else _NoMqtt())
-    with open(run_dir / "frames.jsonl", "a") as log, contextlib.closing(modbus or _Nothing()):
-        if modbus is not None:
-            await modbus.connect()
-        async with mqtt_ctx as mqtt:
-            if isinstance(mqtt, MqttProbe):
-                # the reader says "online" (retained) once its session is up: frames before it would be lost
-                await mqtt.wait_for_status("online", timeout=10)
-            queues: dict[str, asyncio.Queue[SentFrame | None]] = {"http": asyncio.Queue()}
-            pollers = [asyncio.create_task(_poll_http(queues["http"], http, latest_by_ts, damaged_ts, checks))]
+class _Stream:
+    """One stream under way: the writes on their schedule, and the judges of every interface."""
+
+    def __init__(self, emissions: Sequence[Emission], link: Link, dut: Dut, broker: BrokerAddress | None,
+                 bench: Bench, interval_real: float, speed: float, run_dir: Path, http: HttpProbe,
+                 result: StreamResult, clock: RunClock, progress: Callable[[Progress], None] | None,
+                 enable_modbus: bool, partial: bool, on_request: bool, stop: asyncio.Event | None) -> None:
+        self.emissions, self.link, self.dut, self.broker, self.bench = emissions, link, dut, broker, bench
+        self.interval_real, self.speed, self.run_dir, self.http = interval_real, speed, run_dir, http
+        self.result, self.clock, self.progress, self.stop = result, clock, progress, stop
+        self.enable_modbus, self.partial, self.on_request = enable_modbus, partial, on_request
+        self.state = StreamState(result.meter_format, result.sent)
+        self.queues: dict[str, asyncio.Queue[SentFrame | None]] = {}
+        self.pollers: list[asyncio.Task[None]] = []
+        self.mqtt: MqttJudge | None = None
+
+    async def run(self) -> None:
+        modbus = None
+        if self.enable_modbus and self.bench.has("modbus") and self.dut.modbus_port is not None:
+            await asyncio.to_thread(self.http.configure, {"modbus": {"enabled": True}})
+            modbus = ModbusProbe(self.dut.modbus_host or "127.0.0.1", self.dut.modbus_port)
+        broker, bench = self.broker, self.bench
+        mqtt_ctx = (MqttProbe(broker.host, broker.port, bench.topic, tz=bench.timezone)
+                    if broker is not None and bench.has("mqtt") else _NoMqtt())
+        with (open(self.run_dir / "frames.jsonl", "a", buffering=1) as log,
+              CheckLog(self.result.checks, self.run_dir / "checks.jsonl", self.clock) as checks,
+              contextlib.closing(modbus or _Nothing())):
+            log.write(self.clock.header("frames written on the meter line: t when the write began, t_end when "
+                                        "its last byte was on the line") + "\n")
             if modbus is not None:
-                queues["modbus"] = asyncio.Queue()
-                pollers.append(asyncio.create_task(_poll_modbus(queues["modbus"], modbus, sent, checks)))
-            try:
-                state = ExpectedState()
-                by_list: Counter[int] = Counter()
-                t0 = time.monotonic() + 0.1
-                frames_total = sum(1 for e in emissions if e.reading is not None or e.counts)
-                failures = counted = 0
-                for i, emission in enumerate(emissions):
-                    delay = t0 + emission.t / speed - time.monotonic()
-                    if delay > 0:
-                        await asyncio.sleep(delay)
-                    for poller in pollers:
-                        if poller.done():
-                            poller.result()  # a poller that died raises its error here, at once
-                    if not dut.alive():
-                        raise DutError(f"the DUT exited after {i} of {len(emissions)} writes")
-                    if on_request and link.request_line() is False:
-                        result.held += 1  # a P1 meter sends nothing while the request is low
-                        result.expected_counts.subtract(emission.counts)
-                        continue
-                    t_end = await loop.run_in_executor(None, link.write, emission.data, _note(emission))
-                    result.writes += 1
-                    reading = local_reading(emission.reading or {}, bench.timezone)
-                    ts = reading.get("timestamp")
-                    if emission.published:
-                        record = SentFrame(len(sent), emission.at or _no_time(), emission.list or 0,
-                                           reading, state.apply(reading), t_end,
-                                           t_end + interval_real + MARGIN_S, partial)
-                        sent.append(record)
-                        if ts is not None:
-                            latest_by_ts[ts] = record.index
-                            damaged_ts.discard(ts)
-                        by_list[record.list_no] += 1
-                        for queue in queues.values():
-                            queue.put_nowait(record)
-                    elif emission.counts.get("frames_ok") and emission.reading is None:
-                        result.unjudged += 1
-                    elif ts is not None and ts not in latest_by_ts:
-                        damaged_ts.add(ts)
-                    log.write(json.dumps({"write": i, "t": round(emission.t, 6), "t_end": round(t_end - t0, 6),
-                                          "list": emission.list, "fault": emission.fault,
-                                          "counts": dict(emission.counts), "hex": emission.data.hex(),
-                                          "reading": emission.reading}) + "\n")
-                    if progress:  # count new verdicts only: a day holds 130,000 checks
-                        failures += sum(1 for c in checks[counted:] if c.outcome is Outcome.FAIL)
-                        counted = len(checks)
-                        progress(Progress(sum(by_list.values()), frames_total, by_list, failures))
-                for queue in queues.values():
-                    queue.put_nowait(None)
-                await asyncio.gather(*pollers)
-            finally:
-                for poller in pollers:
-                    poller.cancel()
-            # the last MQTT message may still be on its way: wait up to one interval for it
-            if sent:
-                await asyncio.sleep(max(0.0, sent[-1].deadline - time.monotonic()))
-            if isinstance(mqtt, MqttProbe):
-                checks.extend(check_mqtt(mqtt.messages, mqtt.errors, sent, damaged_ts, result.unjudged))
+                await modbus.connect()
+            async with mqtt_ctx as probe:
+                if isinstance(probe, MqttProbe):
+                    # the reader says "online" (retained) once its session is up: frames before it would be lost
+                    await probe.wait_for_status("online", timeout=10)
+                    self.mqtt = MqttJudge(self.state, checks, probe.follow(), lambda: probe.failure,
+                                          grace_s=self.interval_real + MARGIN_S)
+                    self.mqtt.start()
+                self._start_pollers(modbus, checks)
+                try:
+                    await self._judged_writes(log, checks)
+                finally:
+                    if self.mqtt is not None:
+                        self.mqtt.cancel()  # finished already, unless the stream itself was cancelled
+
+    def _start_pollers(self, modbus: ModbusProbe | None, checks: CheckLog) -> None:
+        self.queues["http"] = asyncio.Queue()
+        self.pollers.append(asyncio.create_task(poll_http(self.queues["http"], self.http, self.state, checks)))
+        if modbus is not None:
+            self.queues["modbus"] = asyncio.Queue()
+            self.pollers.append(asyncio.create_task(poll_modbus(self.queues["modbus"], modbus, self.state, checks)))
+
+    async def _judged_writes(self, log: IO[str], checks: CheckLog) -> None:
+        """Every write, then the pollers' verdicts on what was sent; MQTT is judged for every frame sent even
+        when the stream stops early."""
+        try:
+            await self._write_all(log, checks)
+            for queue in self.queues.values():
+                queue.put_nowait(None)  # each poller judges what was sent, none past its deadline
+            await asyncio.gather(*self.pollers)
+        finally:
+            for poller in self.pollers:
+                poller.cancel()
+            if self.mqtt is not None:
+                await self.mqtt.finish()
+
+    async def _stopped_before(self, due: float) -> bool:
+        """Wait until ``due`` (monotonic); True, at once, when the stream is asked to stop."""
+        delay = due - time.monotonic()
+        if self.stop is None:
+            if delay > 0:
+                await asyncio.sleep(delay)
+            return False
+        if delay > 0 and not self.stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stop.wait(), delay)
+        return self.stop.is_set()
+
+    async def _write_all(self, log: IO[str], checks: CheckLog) -> None:
+        loop = asyncio.get_running_loop()
+        result, state, emissions = self.result, self.state, self.emissions
+        expected = ExpectedState()
+        by_list: Counter[int] = Counter()
+        t0 = time.monotonic() + 0.1
+        frames_total = sum(1 for e in emissions if e.reading is not None or e.counts)
+        for i, emission in enumerate(emissions):
+            if await self._stopped_before(t0 + emission.t / self.speed):
+                result.interrupted = True
+                return
+            for poller in self.pollers:
+                if poller.done():
+                    poller.result()  # a poller that died raises its error here, at once
+            if not self.dut.alive():
+                raise DutError(f"the DUT exited after {i} of {len(emissions)} writes")
+            if self.on_request and self.link.request_line() is False:
+                result.held += 1  # a P1 meter sends nothing while the request is low
+                continue
+            t_start = state.last_write_start = time.monotonic()
+            if self.mqtt is not None:
+                self.mqtt.writing()
+            t_end = await loop.run_in_executor(None, self.link.write, emission.data, _note(emission))
+            result.writes += 1
+            result.expected_counts.update(emission.counts)
+            if emission.fault:
+                result.faults[emission.fault] += 1
+            reading = local_reading(emission.reading or {}, self.bench.timezone)
+            ts = reading.get("timestamp")
+            if emission.published:
+                record = SentFrame(len(state.sent), emission.at or _no_time(), emission.list or 0, reading,
+                                   expected.apply(reading), t_end, t_end + self.interval_real + MARGIN_S,
+                                   self.partial, t_start)
+                state.sent.append(record)
+                if ts is not None:
+                    state.latest_by_ts[ts] = record.index
+                    state.damaged_ts.discard(ts)
+                by_list[record.list_no] += 1
+                for queue in self.queues.values():
+                    queue.put_nowait(record)
+                if self.mqtt is not None:
+                    self.mqtt.frame_sent(record)
+            elif emission.counts.get("frames_ok") and emission.reading is None:
+                result.unjudged = state.unjudged = state.unjudged + 1
+            elif ts is not None and ts not in state.latest_by_ts:
+                state.damaged_ts.add(ts)
+            if self.mqtt is not None:
+                self.mqtt.write_done()
+            log.write(json.dumps({"write": i, "t": round(self.clock.elapsed(t_start), 6),
+                                  "t_end": round(self.clock.elapsed(t_end), 6), "list": emission.list,
+                                  "fault": emission.fault, "counts": dict(emission.counts),
+                                  "hex": emission.data.hex(), "reading": emission.reading}) + "\n")
+            if self.progress:
+                self.progress(Progress(sum(by_list.values()), frames_total, by_list, checks.failures))
 
 
 def _no_time() -> datetime:
@@ -303,114 +375,3 @@ class _NoMqtt:
 
     async def __aexit__(self, *exc: object) -> None:
         return None
-
-
-async def _poll_http(
-    queue: asyncio.Queue[SentFrame | None],
-    http: HttpProbe,
-    latest_by_ts: dict[str, int],
-    damaged_ts: set[str],
-    checks: list[Check],
-) -> None:
-    """For each frame: read /meter back to back until it shows that frame, a newer one, or time is up."""
-    while (frame := await queue.get()) is not None:
-        ts = frame.reading.get("timestamp")
-        while True:
-            reading = await asyncio.to_thread(http.meter)
-            now = time.monotonic()
-            shown = reading.get("timestamp") if reading else None
-            if shown in damaged_ts:
-                checks.append(Check("http", frame.index, Outcome.FAIL,
-                                    detail=f"/meter shows the damaged frame of {shown}"))
-                break
-            seen = latest_by_ts.get(shown) if shown else None
-            # a frame whose expectations name no clock (a recording's) is recognised by its values alone
-            this = shown == ts if ts is not None else reading is not None
-            if this and not judge("http", frame.expected, reading, frame.partial):
-                checks.append(Check("http", frame.index, Outcome.PASS, now - frame.t_end))
-                break
-            if seen is not None and seen > frame.index and shown != ts:
-                checks.append(Check("http", frame.index, Outcome.OVERTAKEN, detail=f"frame {seen} shown"))
-                break
-            if now > frame.deadline:
-                if this:
-                    checks.append(Check("http", frame.index, Outcome.FAIL, now - frame.t_end,
-                                        judge("http", frame.expected, reading, frame.partial)))
-                else:
-                    shown = shown or "503 (no reading)"
-                    checks.append(Check("http", frame.index, Outcome.FAIL,
-                                        detail=f"not shown within one frame interval; /meter showed {shown}"))
-                break
-
-
-async def _poll_modbus(
-    queue: asyncio.Queue[SentFrame | None],
-    modbus: ModbusProbe,
-    sent: list[SentFrame],
-    checks: list[Check],
-) -> None:
-    """Like the HTTP poller; Modbus carries no timestamp, so frames are told apart by their values."""
-    previous: SentFrame | None = None
-    while (frame := await queue.get()) is not None:
-        changed = previous is None or view("modbus", previous.expected) != view("modbus", frame.expected)
-        while True:
-            reading = await modbus.read()
-            now = time.monotonic()
-            mismatches = judge("modbus", frame.expected, reading, frame.partial)
-            if not mismatches:
-                latency = now - frame.t_end if changed else None
-                checks.append(Check("modbus", frame.index, Outcome.PASS, latency))
-                break
-            newer = [s for s in sent[frame.index + 1:] if not judge("modbus", s.expected, reading, s.partial)]
-            if newer:
-                checks.append(Check("modbus", frame.index, Outcome.OVERTAKEN,
-                                    detail=f"frame {newer[0].index} shown"))
-                break
-            if now > frame.deadline:
-                checks.append(Check("modbus", frame.index, Outcome.FAIL, None, mismatches,
-                                    "not shown within one frame interval"))
-                break
-        previous = frame
-
-
-def check_mqtt(
-    messages: Sequence, errors: Sequence[str], sent: Sequence[SentFrame], damaged_ts: set[str], unjudged: int = 0
-) -> list[Check]:
-    """Every published frame must arrive exactly once on MQTT, in time, with the values sent; damaged
-    ones never. Frames sent twice (a duplicated frame) must arrive twice. ``unjudged`` frames (decoded,
-    values unknown to the rig) may each bring one message the rig cannot match."""
-    checks: list[Check] = []
-    pending = sent_frame_ids(sent)
-    clockless = deque(f.index for f in sent if f.reading.get("timestamp") is None)  # matched in order
-    arrivals: dict[int, object] = {}
-    unknown = 0
-    for message in messages:
-        shown = message.reading.get("timestamp")
-        if shown in damaged_ts:
-            checks.append(Check("mqtt", -1, Outcome.FAIL, detail=f"published the damaged frame of {shown}"))
-            continue
-        queue = pending.get(shown) or clockless
-        if queue:
-            arrivals[queue.popleft()] = message
-            continue
-        unknown += 1
-        if unknown > unjudged:
-            what = "one more message than frames sent" if shown in pending else "message for a frame never sent"
-            checks.append(Check("mqtt", -1, Outcome.FAIL, detail=f"{what}: {message.payload}"))
-    for error in errors:
-        checks.append(Check("mqtt", -1, Outcome.FAIL, detail=f"malformed message: {error}"))
-    for frame in sent:
-        message = arrivals.get(frame.index)
-        if message is None:
-            checks.append(Check("mqtt", frame.index, Outcome.FAIL, detail="no message received"))
-            continue
-        mismatches = judge("mqtt", frame.expected, message.reading, frame.partial)
-        latency = message.arrival - frame.t_end
-        if mismatches:
-            checks.append(Check("mqtt", frame.index, Outcome.FAIL, latency, mismatches))
-        elif message.arrival > frame.deadline:
-            checks.append(Check("mqtt", frame.index, Outcome.FAIL, latency,
-                                detail=f"arrived {latency * 1000:.0f} ms after the frame, later than one interval"))
-        else:
-            checks.append(Check("mqtt", frame.index, Outcome.PASS, latency))
-    return checks

@@ -8,6 +8,7 @@ output, each probe's view of the DUT, and the reports. A value the message does 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,16 +55,24 @@ class Mismatch:
     actual: Any
     tolerance: float
 
+    @property
+    def unit(self) -> str:
+        return FIELDS.get(self.field) or DERIVED_FIELDS.get(self.field, "")
+
     def __str__(self) -> str:
-        unit = FIELDS.get(self.field) or DERIVED_FIELDS.get(self.field, "")
-        tol = f" (tolerance {self.tolerance:g} {unit})" if self.tolerance else ""
+        tol = f" (tolerance {self.tolerance:g} {self.unit})" if self.tolerance else ""
         return f"{self.field}: sent {self.expected!r}, published {self.actual!r}{tol}"
+
+    def as_dict(self) -> dict[str, Any]:
+        """``field``, ``sent``, ``published``, ``tolerance`` and ``unit``, for JSON."""
+        return {"field": self.field, "sent": self.expected, "published": self.actual,
+                "tolerance": self.tolerance, "unit": self.unit}
 
 
 def compare(
     expected: Reading,
     actual: Reading,
-    tolerances: dict[str, float] | None = None,
+    tolerances: Mapping[str, float] | None = None,
     fields: list[str] | None = None,
 ) -> list[Mismatch]:
     """Compare ``actual`` against ``expected`` on ``fields`` (default: every field of ``expected``).

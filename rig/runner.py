@@ -8,8 +8,8 @@ checks each interface on every frame and the DUT's counters against what a corre
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
@@ -31,7 +31,10 @@ from rig.engine import (
     stream_and_check,
 )
 from rig.line import LineSettings
-from rig.session import open_meter_link, start_broker, start_dut
+from rig.resolution import describe as describe_resolution
+from rig.resolution import meter_format
+from rig.runclock import RunClock
+from rig.session import Interrupted, StopSignals, check_run_dir, open_meter_link, start_broker, start_dut
 
 __all__ = ["ERROR_COUNTERS", "Progress", "RunOptions", "RunResult", "StreamResult",
            "default_start", "format_summary", "run", "stream_and_check"]
@@ -50,7 +53,7 @@ class RunResult:
     duration_s: float
     frames_sent: int
     frames_by_list: dict[int, int]
-    dut_counters: dict[str, int]
+    dut_counters: dict[str, int] | None  # None: the DUT's counters could not be read
     interfaces: dict[str, InterfaceSummary]
     failures: list[Check] = field(default_factory=list)
     real_time_s: float = 0.0
@@ -60,26 +63,38 @@ class RunResult:
     faults: dict[str, int] = field(default_factory=dict)
     count_mismatches: list[str] = field(default_factory=list)
     capture: str | None = None
+    meter_format: str | None = None  # the meter's format, whose resolution the checks allow (rig.resolution)
+    interrupted: str | None = None  # the signal that stopped the run ("SIGINT", "SIGTERM")
 
     @property
-    def frames_decoded(self) -> int:
-        return int(self.dut_counters.get("frames_ok", 0))
+    def frames_decoded(self) -> int | None:
+        """Frames the DUT decoded, None when its counters could not be read."""
+        return None if self.dut_counters is None else int(self.dut_counters.get("frames_ok", 0))
 
     @property
     def ok(self) -> bool:
         return (
             self.error is None
+            and self.interrupted is None
             and self.frames_sent > 0
             and not self.count_mismatches
             and not self.failures
             and all(s.failed == 0 for s in self.interfaces.values())
         )
 
+    @property
+    def verdict(self) -> str:
+        """"pass", "fail", or "interrupted" (a stopped run is neither, whatever it checked until then)."""
+        if self.interrupted:
+            return "interrupted"
+        return "pass" if self.ok else "fail"
+
     def absorb(self, streamed: StreamResult) -> None:
         """Take the frames, checks and DUT counters of a stream into this run's result."""
         self.frames_sent = len(streamed.sent)
         self.frames_by_list = dict(Counter(f.list_no for f in streamed.sent))
-        self.dut_counters = streamed.dut_counters
+        self.dut_counters = None if streamed.counters_error else streamed.dut_counters  # None: unknown
+        self.meter_format = streamed.meter_format
         self.expected_counts = {k: v for k, v in streamed.expected_counts.items() if v}
         self.faults = dict(streamed.faults)
         self.count_mismatches = streamed.count_mismatches()
@@ -105,10 +120,19 @@ class RunResult:
             "dut_counters": self.dut_counters,
             "count_mismatches": self.count_mismatches,
             "interfaces": {name: s.as_dict() for name, s in self.interfaces.items()},
-            "failures": [c.describe() for c in self.failures[:50]],
+            "resolution": self.resolution(),
+            "failures_total": len(self.failures),
+            "failures": [c.as_dict() for c in self.failures[:50]],  # every check is in checks.jsonl
             "run_dir": str(self.run_dir) if self.run_dir else None,
             "error": self.error,
+            "interrupted": self.interrupted,
+            "verdict": self.verdict,
         }
+
+    def resolution(self) -> dict[str, object]:
+        """The meter format the values were judged at (None: unknown) and each interface's steps."""
+        fmt = self.meter_format
+        return {"meter_format": fmt, **{name: describe_resolution(name, fmt) for name in self.interfaces}}
 
 
 @dataclass
@@ -149,6 +173,7 @@ class _Plan:
     partial: bool = False  # a capture's expectations name only some fields
     on_request: bool = False  # a P1 meter: it sends only while the reader raises the data-request line
     timezone: str | None = None  # the meter clock's zone (the DUT and the probes read local time in it)
+    meter_format: str | None = None  # the meter's format, whose resolution checks allow (rig.resolution)
 
 
 def _plan(options: RunOptions) -> _Plan:
@@ -165,7 +190,8 @@ def _plan(options: RunOptions) -> _Plan:
         emissions = apply_faults(emissions, options.faults, seed=options.seed, line=capture.line)
         line = capture.line or DEFAULT_CAPTURE_LINE
         return _Plan(capture.meter or Path(options.capture).stem, capture.meter, line, emissions,
-                     CAPTURE_INTERVAL_S, capture.started or "", capture.duration_s, partial=True)
+                     CAPTURE_INTERVAL_S, capture.started or "", capture.duration_s, partial=True,
+                     meter_format=_capture_format(capture.meter))
     profile = get_profile(options.meter or bench.profile)
     start = options.start or default_start()
     meter = Meter(profile, seed=options.seed, start=start, load=options.scenario)
@@ -175,56 +201,110 @@ def _plan(options: RunOptions) -> _Plan:
     frames = list(meter.frames(start=start, until=until))
     emissions = apply_faults(emissions_from_frames(frames, began), options.faults, seed=options.seed, meter=meter)
     return _Plan(profile.id, profile.id, profile.line, emissions, profile.frame_interval_s, start.isoformat(),
-                 options.duration_s, timezone=meter.timezone, on_request=profile.protocol.startswith("P1"))
+                 options.duration_s, timezone=meter.timezone, on_request=profile.protocol.startswith("P1"),
+                 meter_format=meter_format(profile.protocol))
+
+
+def _capture_format(meter: str | None) -> str | None:
+    """The format of the meter a capture names, when it names a profile of the rig."""
+    try:
+        return meter_format(get_profile(meter).protocol) if meter else None
+    except KeyError:
+        return None
 
 
 def run(options: RunOptions) -> RunResult:
-    """Bring the bench up, stream the meter or the capture, check every interface, bring the bench down."""
-    plan = _plan(options)
+    """Bring the bench up, stream the meter or the capture, check every interface, bring the bench down.
+
+    One :class:`RunClock` times every log of the run. SIGINT or SIGTERM stops the run at once, while the
+    bench starts or while it streams: the bench comes down all the same and the result, ``interrupted``
+    naming the signal, keeps what was checked until then. ``RunDirInUse`` (a ValueError) for a run folder
+    that already holds files; another ValueError for a request the rig cannot honour (nothing ran).
+    """
+    run_dir = options.run_dir
+    check_run_dir(run_dir)
+    clock = RunClock()
+    with StopSignals() as signals:
+        plan: _Plan | None = None
+        with contextlib.suppress(Interrupted), signals.raising():
+            plan = _plan(options)
+        result = RunResult(
+            meter=plan.label if plan else _label(options),
+            speed=options.speed,
+            start=plan.start if plan else "",
+            duration_s=plan.duration_s if plan else options.duration_s,
+            frames_sent=0,
+            frames_by_list={},
+            dut_counters={},
+            interfaces={name: InterfaceSummary(name) for name in INTERFACES},
+            run_dir=run_dir,
+            capture=str(options.capture) if options.capture else None,
+        )
+        run_dir.mkdir(parents=True, exist_ok=True)
+        if plan is not None:
+            with contextlib.suppress(Interrupted):
+                result.absorb(_run_bench(options, plan, clock, signals))
+        signals.seal()  # the result is decided
+        result.interrupted = signals.received
+        result.real_time_s = clock.elapsed()
+        (run_dir / "summary.json").write_text(json.dumps(result.as_dict(), indent=2) + "\n")
+    return result
+
+
+def _label(options: RunOptions) -> str:
+    """What a run plays, named before its plan is made."""
+    return Path(options.capture).stem if options.capture else options.meter or options.bench.profile
+
+
+def _run_bench(options: RunOptions, plan: _Plan, clock: RunClock, signals: StopSignals) -> StreamResult:
+    """Start the bench (``Interrupted`` by a signal), stream into it until done or stopped, stop it."""
     bench = options.bench
     if plan.timezone and plan.timezone != bench.timezone:
         bench = replace(bench, timezone=plan.timezone)  # the reader reads the meter's clock in its zone
     run_dir = options.run_dir
-    run_dir.mkdir(parents=True, exist_ok=True)
-    result = RunResult(
-        meter=plan.label,
-        speed=options.speed,
-        start=plan.start,
-        duration_s=plan.duration_s,
-        frames_sent=0,
-        frames_by_list={},
-        dut_counters={},
-        interfaces={name: InterfaceSummary(name) for name in INTERFACES},
-        run_dir=run_dir,
-        capture=str(options.capture) if options.capture else None,
-    )
-    began = time.monotonic()
     with ExitStack() as stack:
-        broker, mosquitto = start_broker(bench, run_dir)
-        if mosquitto:
-            stack.callback(mosquitto.stop)
-        link = open_meter_link(bench, plan.line, options.speed, run_dir, meter=plan.meter)
-        stack.callback(link.close)
-        dut = start_dut(bench, run_dir, link, broker, clock_scale=options.speed)
-        stack.callback(dut.stop)
-        streamed = asyncio.run(stream_and_check(
-            plan.emissions, link, dut, broker, bench, plan.interval_s, options.speed, run_dir, options.progress,
-            partial=plan.partial, on_request=plan.on_request,
-        ))
-        result.absorb(streamed)
-    result.real_time_s = time.monotonic() - began
-    (run_dir / "summary.json").write_text(json.dumps(result.as_dict(), indent=2) + "\n")
-    return result
+        with signals.raising():
+            broker, mosquitto = start_broker(bench, run_dir, clock)
+            if mosquitto:
+                stack.callback(mosquitto.stop)
+            link = open_meter_link(bench, plan.line, options.speed, run_dir, meter=plan.meter, clock=clock)
+            stack.callback(link.close)
+            dut = start_dut(bench, run_dir, link, broker, clock_scale=options.speed, clock=clock)
+            stack.callback(dut.stop)
+
+        async def stream() -> StreamResult:
+            stop = asyncio.Event()
+            with signals.watching(stop):
+                try:
+                    return await stream_and_check(
+                        plan.emissions, link, dut, broker, bench, plan.interval_s, options.speed, run_dir,
+                        options.progress, partial=plan.partial, on_request=plan.on_request, stop=stop, clock=clock,
+                        meter_format=plan.meter_format,
+                    )
+                finally:
+                    signals.seal()  # the stream is over: the bench comes down whatever arrives now
+
+        return asyncio.run(stream())
 
 
-def counter_table(expected: dict[str, int], counted: dict[str, int]) -> list[str]:
-    """Lines comparing what a correct reader counts with what the DUT counted, counter by counter."""
-    names = [n for n in JUDGED_COUNTERS if expected.get(n) or counted.get(n)]
+def counter_table(expected: dict[str, int], counted: dict[str, int] | None) -> list[str]:
+    """Lines comparing what a correct reader counts with what the DUT counted, counter by counter
+    (``counted`` None: the DUT's counters could not be read, "?")."""
+    names = [n for n in JUDGED_COUNTERS if expected.get(n) or (counted or {}).get(n)]
     lines = [f"{'counter':<17}{'expected':>9}{'DUT':>7}"]
     for name in names:
-        want, got = expected.get(name, 0), counted.get(name, 0)
+        want = expected.get(name, 0)
+        if counted is None:
+            lines.append(f"{name:<17}{want:>9}{'?':>7}   <- unknown")
+            continue
+        got = counted.get(name, 0)
         lines.append(f"{name:<17}{want:>9}{got:>7}" + ("" if want == got else "   <- differs"))
     return lines
+
+
+def _count(n: int, thing: str) -> str:
+    """``1 frame``, ``2 frames``."""
+    return f"{n} {thing}" + ("" if n == 1 else "s")
 
 
 def format_summary(result: RunResult) -> str:
@@ -237,7 +317,8 @@ def format_summary(result: RunResult) -> str:
         f"frames to publish {result.frames_sent}" + (f" ({lists})" if lists else ""),
     ]
     if result.faults:
-        lines.append("faults injected   " + ", ".join(f"{k} ({v} writes)" for k, v in sorted(result.faults.items())))
+        faults = ", ".join(f"{k} ({_count(v, 'write')})" for k, v in sorted(result.faults.items()))
+        lines.append(f"faults injected   {faults}")
     lines += ["", *counter_table(result.expected_counts, result.dut_counters), "",
               f"{'interface':<10}{'passed':>8}{'failed':>8}{'overtaken':>11}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}"]
     for name, summary in result.interfaces.items():
@@ -249,16 +330,28 @@ def format_summary(result: RunResult) -> str:
 
         lines.append(f"{name:<10}{summary.passed:>8}{summary.failed:>8}{summary.overtaken:>11}"
                      f"{fmt(lat['p50']):>9}{fmt(lat['p99']):>9}{fmt(lat['max']):>9}")
+    resolution = result.resolution()
     lines += ["latency: from the end of the frame's last byte (its closing flag) on the line to the value on",
               "the interface; HTTP and Modbus include a request round trip. A reader that decodes on the FCS",
-              "acts one character before the flag ends, so MQTT figures can be slightly negative."]
+              "acts one character before the flag ends, so MQTT figures can be slightly negative. A value",
+              "shown later than one frame interval + 100 ms fails. overtaken: a newer frame replaced the",
+              "frame before a poll could see it (not a failure).",
+              f"resolution: values judged to half a step of the coarser of the meter's format "
+              f"({resolution['meter_format'] or 'unknown'}) and the interface's:",
+              "  " + "; ".join(f"{name} {resolution[name]}" for name in result.interfaces)]
     if result.count_mismatches:
-        lines += ["", "counters that differ from a correct reader's:"]
+        unknown = result.dut_counters is None
+        lines += ["", "the DUT's counters:" if unknown else "counters that differ from a correct reader's:"]
         lines += [f"  {m}" for m in result.count_mismatches]
     if result.failures:
-        lines += ["", f"{len(result.failures)} failed checks (first 10):"]
+        shown = min(len(result.failures), 10)
+        lines += ["", f"{_count(len(result.failures), 'failed check')}"
+                  + (f" (first {shown}; all in checks.jsonl)" if shown < len(result.failures) else "") + ":"]
         lines += [f"  {c.describe()}" for c in result.failures[:10]]
     if result.error:
         lines += ["", f"error: {result.error}"]
-    lines += ["", ("PASS" if result.ok else "FAIL") + f"   (details: {result.run_dir})"]
+    verdict = result.verdict.upper()
+    if result.interrupted:
+        verdict += f" by {result.interrupted}: what was sent until then was judged, the run is no verdict"
+    lines += ["", f"{verdict}   (details: {result.run_dir})"]
     return "\n".join(lines)

@@ -1,7 +1,7 @@
 import math
 
 from rig.checks import Check, ExpectedState, InterfaceSummary, Outcome, judge, percentile
-from rig.probes.resolution import view
+from rig.resolution import view
 
 
 def test_expected_state_keeps_each_field_from_the_latest_frame_that_carried_it() -> None:
@@ -58,3 +58,18 @@ def test_interface_summary_counts_and_reports_latency_in_ms() -> None:
     d = summary.as_dict()
     assert (d["passed"], d["failed"], d["overtaken"]) == (2, 1, 1)
     assert d["latency_ms"]["p50"] == 15.0 and d["latency_ms"]["max"] == 20.0
+
+
+def test_judge_allows_the_resolution_of_the_meter_format() -> None:
+    # Kamstrup sends whole volts: 230 V published as 230.0 is exact; without the format 0.05 V is the limit
+    assert judge("http", {"u_l1_v": 230}, {"u_l1_v": 230.4}, meter_format="Kamstrup_V0001") == []
+    assert judge("http", {"u_l1_v": 230}, {"u_l1_v": 230.4})
+    (mismatch,) = judge("http", {"u_l1_v": 230}, {"u_l1_v": 231.0}, meter_format="Kamstrup_V0001")
+    assert mismatch.tolerance == 0.5
+
+
+def test_interface_summary_keeps_the_latency_of_a_late_value_too() -> None:
+    summary = InterfaceSummary("http")
+    summary.add(Check("http", 0, Outcome.PASS, 0.010))
+    summary.add(Check("http", 1, Outcome.FAIL, 6.3, detail="shown 6300 ms after the frame"))
+    assert summary.as_dict()["latency_ms"]["max"] == 6300.0 and summary.failed == 1

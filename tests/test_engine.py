@@ -12,7 +12,8 @@ from rig.bench import load_bench
 from rig.checks import Outcome, SentFrame
 from rig.emulators import Meter, get_profile
 from rig.emulators.faults import emissions_from_frames
-from rig.engine import StreamResult, check_mqtt, local_reading, stream_and_check
+from rig.engine import StreamResult, local_reading, stream_and_check
+from rig.judges import check_mqtt
 from rig.probes.mqtt import MqttMessage
 from rig.session import open_meter_link, start_dut
 
@@ -80,3 +81,29 @@ def test_a_clock_that_states_its_offset_is_judged_on_the_bench_wall_clock() -> N
     swedish = {"timestamp": "2021-07-23T18:50:00+01:00", "p_import_w": 3}
     assert local_reading(swedish, "Europe/Oslo")["timestamp"] == "2021-07-23T19:50:00"
     assert local_reading({"timestamp": "2021-07-23T18:50:00"}, "Europe/Oslo")["timestamp"] == "2021-07-23T18:50:00"
+
+
+def test_no_full_collection_runs_while_streaming_and_the_collector_is_restored_after() -> None:
+    import gc
+
+    from rig.engine import no_full_collections
+
+    full_passes: list[int] = []
+
+    def count(phase: str, info: dict) -> None:
+        if phase == "start" and info["generation"] == 2:
+            full_passes.append(1)
+
+    before = gc.get_threshold()
+    gc.callbacks.append(count)
+    try:
+        with no_full_collections():
+            full_passes.clear()  # the one full pass it makes on entry, off the clock
+            kept = [[i] for i in range(300_000)]  # enough young containers for many full passes normally
+            during = len(full_passes)
+            assert gc.get_threshold()[:2] == before[:2]
+        del kept
+    finally:
+        gc.callbacks.remove(count)
+    assert during == 0
+    assert gc.get_threshold() == before

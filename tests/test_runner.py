@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 from rig.bench import load_bench
+from rig.capture import read_capture
+from rig.checks import InterfaceSummary
 from rig.emulators.faults import parse_fault
-from rig.runner import RunOptions, default_start, format_summary, run
+from rig.runner import RunOptions, RunResult, default_start, format_summary, run
+from rig.session import RunDirInUse
+
+RIG = str(Path(sys.executable).with_name("rig"))
 
 
 def test_run_summary_counts_lists_and_is_ok_only_when_everything_passed(tmp_path: Path) -> None:
@@ -65,5 +72,81 @@ def test_a_run_across_a_daylight_saving_change_passes(tmp_path: Path, start: dat
                             duration_s=real_s, speed=20))
     assert result.ok, format_summary(result)
     assert result.frames_sent == real_s // 2 == result.frames_decoded
-    written = [json.loads(line) for line in (tmp_path / "frames.jsonl").read_text().splitlines()]
+    lines = (tmp_path / "frames.jsonl").read_text().splitlines()
+    assert lines[0].startswith("# frames written")  # the header states the run clock's start
+    written = [json.loads(line) for line in lines[1:]]
     assert [w["reading"]["timestamp"] for w in written if w["list"] == 3] == [list3_at]
+
+
+def stamped(path: Path) -> tuple[str, list[tuple[float, str]]]:
+    """A run log's header and its lines as (seconds since the run started, text)."""
+    header, *lines = path.read_text().splitlines()
+    out = []
+    for line in lines:
+        stamp, text = line.split(" ", 1)
+        assert stamp.startswith("+"), line
+        out.append((float(stamp), text))
+    return header, out
+
+
+def test_every_log_of_a_run_counts_seconds_from_one_start(tmp_path: Path) -> None:
+    result = run(RunOptions(bench=load_bench(), run_dir=tmp_path, duration_s=6, speed=6,
+                            start=datetime(2024, 10, 1, 19, 0, 0)))
+    assert result.ok, format_summary(result)
+    dut_header, dut = stamped(tmp_path / "dut.log")
+    broker_header, broker = stamped(tmp_path / "mosquitto.log")
+    capture = read_capture(tmp_path / "line.jsonl")
+    started = dut_header.rsplit(" ", 1)[1]
+    assert dut_header.startswith("# console of the software DUT SIM-0001; times are seconds since the run started")
+    assert broker_header.startswith("# mosquitto on 127.0.0.1:") and broker_header.endswith(started)
+    assert capture.started == started
+    for log in (dut, broker, [(chunk.t, "") for chunk in capture.chunks]):
+        times = [t for t, _ in log]
+        assert times == sorted(times) and 0 <= times[0] and times[-1] <= result.real_time_s
+    # one time base: the broker runs before the DUT starts, the DUT is ready before the meter's first write
+    broker_up = next(t for t, text in broker if text.endswith(" running"))
+    dut_starting = next(t for t, text in dut if "[rig] starting" in text)
+    dut_ready = next(t for t, text in dut if "READY" in text)
+    assert broker_up < dut_starting < dut_ready < capture.chunks[0].t
+    # the frame log times each write as the line capture does
+    frames_header, *frames = (tmp_path / "frames.jsonl").read_text().splitlines()
+    assert frames_header.startswith("# ") and frames_header.endswith(started)
+    for frame, chunk in zip([json.loads(line) for line in frames], capture.chunks, strict=True):
+        assert abs(frame["t"] - chunk.t) < 0.05, (frame["t"], chunk.t)
+    # the DUT connects to the broker after it starts, on the same clock
+    connected = next(t for t, text in broker if "New client connected" in text and "han-SIM-0001" in text)
+    assert dut_starting < connected
+    # stopped on purpose: said so, not logged like a crash
+    assert dut[-1][1] == "[rig] stopped by the rig (SIGTERM), exit -15 as expected"
+    assert broker[-1][1] == "[rig] stopped by the rig (SIGTERM), exit code 0"
+
+
+def test_a_used_run_folder_is_refused_and_left_as_it_was(tmp_path: Path) -> None:
+    (tmp_path / "dut.log").write_text("an earlier run\n")
+    with pytest.raises(RunDirInUse, match="already holds files \\(dut.log\\)"):
+        run(RunOptions(bench=load_bench(), run_dir=tmp_path, duration_s=6))
+    assert [p.name for p in tmp_path.iterdir()] == ["dut.log"]
+    assert (tmp_path / "dut.log").read_text() == "an earlier run\n"
+    with pytest.raises(RunDirInUse, match="is a file"):
+        run(RunOptions(bench=load_bench(), run_dir=tmp_path / "dut.log", duration_s=6))
+
+
+def test_rig_run_refuses_a_used_run_folder_as_a_usage_error(tmp_path: Path) -> None:
+    (tmp_path / "summary.json").write_text("{}\n")
+    done = subprocess.run([RIG, "run", "--duration", "6s", "--run-dir", str(tmp_path)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert "Invalid value for '--run-dir'" in done.stderr and "already holds files (summary.json)" in done.stderr
+    assert (tmp_path / "summary.json").read_text() == "{}\n"
+
+
+def test_an_interrupted_run_is_neither_a_pass_nor_a_fail() -> None:
+    result = RunResult(meter="kaifa-ma304h4", speed=1, start="", duration_s=60, frames_sent=3, frames_by_list={1: 3},
+                       dut_counters={"frames_ok": 3}, interfaces={"http": InterfaceSummary("http")})
+    assert (result.ok, result.verdict) == (True, "pass")
+    result.interrupted = "SIGTERM"
+    assert (result.ok, result.verdict) == (False, "interrupted")
+    result.error = "the DUT exited"
+    assert result.verdict == "interrupted"  # the interruption wins: the run did not get to its end
+    result.interrupted = None
+    assert result.verdict == "fail"

@@ -13,21 +13,17 @@ from rig.probes.http import HttpProbe
 from rig.probes.message import message_to_reading
 from rig.probes.modbus import ModbusProbe
 from rig.probes.mqtt import MqttMessage, MqttProbe
-from rig.probes.resolution import FIELDS_BY_INTERFACE, TOLERANCES, tolerances
 
 __all__ = [
     "HttpProbe",
     "ModbusProbe",
     "MqttMessage",
     "MqttProbe",
-    "FIELDS_BY_INTERFACE",
-    "TOLERANCES",
     "ConnectionRefused",
     "HttpStatusError",
     "ModbusExceptionResponse",
     "ProbeError",
     "ProbeTimeout",
     "message_to_reading",
-    "tolerances",
 ]
 

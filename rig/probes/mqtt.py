@@ -77,10 +77,20 @@ class MqttProbe:
         self._client: aiomqtt.Client | None = None
         self._task: asyncio.Task[None] | None = None
         self._changed: asyncio.Condition | None = None
+        self._followers: list[asyncio.Queue[MqttMessage | MqttPayloadError]] = []
 
     @property
     def status(self) -> str | None:
         return self.statuses[-1].status if self.statuses else None
+
+    def follow(self) -> asyncio.Queue[MqttMessage | MqttPayloadError]:
+        """A queue of every meter message and malformed payload, in arrival order, as they arrive (those
+        already received first)."""
+        queue: asyncio.Queue[MqttMessage | MqttPayloadError] = asyncio.Queue()
+        for item in sorted([*self.messages, *self.errors], key=lambda m: m.arrival):
+            queue.put_nowait(item)
+        self._followers.append(queue)
+        return queue
 
     async def __aenter__(self) -> MqttProbe:
         self._changed = asyncio.Condition()
@@ -100,15 +110,20 @@ class MqttProbe:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        if self._client is not None:
-            with contextlib.suppress(aiomqtt.MqttError):
-                await self._client.__aexit__(None, None, None)
-            self._client = None
+        """Stop collecting, then disconnect from the broker, even when the task closing it is cancelled
+        (the cancellation goes on once the client is closed)."""
+        task, self._task = self._task, None
+        client, self._client = self._client, None
+        try:
+            if task is not None:
+                task.cancel()
+                await asyncio.wait([task])  # the collector's own cancellation ends here, never the caller's
+                if not task.cancelled():
+                    task.exception()  # retrieved: a failure is in self.failure already
+        finally:
+            if client is not None:
+                with contextlib.suppress(aiomqtt.MqttError):
+                    await client.__aexit__(None, None, None)
 
     async def _collect(self) -> None:
         assert self._client is not None
@@ -130,9 +145,13 @@ class MqttProbe:
             payload = json.loads(raw)
             reading = message_to_reading(payload, self.tz)
         except Exception as exc:  # bad JSON, bad UTF-8, ProbeError...: never kill the collector
-            self.errors.append(MqttPayloadError(arrival, topic, raw, f"{type(exc).__name__}: {exc}"))
-            return
-        self.messages.append(MqttMessage(arrival, topic, payload, reading, msg.retain))
+            item: MqttMessage | MqttPayloadError = MqttPayloadError(arrival, topic, raw, f"{type(exc).__name__}: {exc}")
+            self.errors.append(item)
+        else:
+            item = MqttMessage(arrival, topic, payload, reading, msg.retain)
+            self.messages.append(item)
+        for queue in self._followers:
+            queue.put_nowait(item)
 
     async def _notify(self) -> None:
         assert self._changed is not None

@@ -6,9 +6,10 @@ import copy
 
 import pytest
 
-from rig.probes import FIELDS_BY_INTERFACE, ProbeError, message_to_reading, tolerances
+from rig.probes import ProbeError, message_to_reading
 from rig.probes.message import LIST_KEY
 from rig.reading import FIELDS, compare
+from rig.resolution import INTERFACE_FIELDS, tolerances
 
 # 2024-10-01 19:00:00 Europe/Oslo (CEST, +02:00) = 17:00:00 UTC
 TS = 1727802000000
@@ -110,7 +111,7 @@ def test_compares_against_an_expected_reading() -> None:
                 "u_l2_v": None, "i_l1_a": 5.432, "e_import_wh": 12345678}
     actual = message_to_reading(MESSAGE)
     assert compare(expected, actual, tolerances("http"), fields=list(expected)) == []
-    assert set(expected) <= set(FIELDS_BY_INTERFACE["http"])
+    assert set(expected) <= set(INTERFACE_FIELDS["http"])
 
 
 @pytest.mark.parametrize(

@@ -111,3 +111,29 @@ def test_not_running_probe_refuses_to_wait() -> None:
             await MqttProbe("127.0.0.1", 1, TOPIC).wait_for(timeout=0.1)
 
     asyncio.run(run())
+
+
+def test_closing_from_a_cancelled_task_disconnects_and_the_cancellation_goes_on(broker: Mosquitto) -> None:
+    """A run stopped while the probe closes: the client is disconnected all the same, the cancellation is not
+    swallowed, and nothing is left for the event loop to complain about afterwards."""
+    problems: list[dict] = []
+
+    async def run() -> None:
+        asyncio.get_running_loop().set_exception_handler(lambda loop, context: problems.append(context))
+        async with aiomqtt.Client(broker.host, broker.port, identifier="dut") as dut:
+            probe = MqttProbe(broker.host, broker.port, TOPIC)
+            await probe.__aenter__()
+            for n in range(20):  # messages in flight while it closes
+                await dut.publish(TOPIC, json.dumps(message(n)))
+            closing = asyncio.create_task(probe.__aexit__(None, None, None))
+            await asyncio.sleep(0)  # it has begun to close
+            closing.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await closing
+            assert probe._client is None
+            # the broker saw it go: a client with the same id is not a takeover of a live session
+            async with aiomqtt.Client(broker.host, broker.port, identifier=probe.identifier):
+                pass
+
+    asyncio.run(run())
+    assert problems == []
