@@ -26,11 +26,14 @@ def as_html(result: StreamResult) -> str:
     and a table per interface."""
     lists = Counter(f.list_no for f in result.sent)
     sent = ", ".join(f"List {k}: {v}" for k, v in sorted(lists.items()))
-    faults = ", ".join(f"{k} ({v} writes)" for k, v in sorted(result.faults.items())) or "none"
+    faults = ", ".join(f"{k} ({v} write{'s' if v != 1 else ''})" for k, v in sorted(result.faults.items())) or "none"
     counters = [_cells(["counter", "a correct reader counts", "the DUT counted"], "th")]
+    unknown = bool(result.counters_error)  # the DUT's counters could not be read: no figure stands for them
     for name in JUDGED_COUNTERS:
         want, got = result.expected_counts.get(name, 0), result.dut_counters.get(name, 0)
-        if want or got:
+        if unknown and want:
+            counters.append(_cells([name, want, "unknown"]))
+        elif want or got:
             counters.append(_cells([name, want, got if got == want else f"{got} (differs)"]))
     rows = [_cells(["interface", "passed", "failed", "overtaken", "p50 ms", "p99 ms", "max ms"], "th")]
     for name, summary in sorted(summarise(result).items()):
@@ -45,13 +48,21 @@ def as_html(result: StreamResult) -> str:
 
 def as_properties(result: StreamResult, prefix: str = "") -> list[tuple[str, object]]:
     """Name/value pairs for JUnit ``<properties>``: frames, and per interface counts and latencies."""
-    props: list[tuple[str, object]] = [(f"{prefix}frames_sent", len(result.sent)),
-                                       (f"{prefix}frames_decoded", result.dut_counters.get("frames_ok", 0))]
+    props: list[tuple[str, object]] = [(f"{prefix}frames_sent", len(result.sent))]
+    if result.counters_error:
+        props.append((f"{prefix}dut_counters", f"unknown: {result.counters_error}"))
+        return props + _interface_properties(result, prefix)
+    props.append((f"{prefix}frames_decoded", result.dut_counters.get("frames_ok", 0)))
     for name in JUDGED_COUNTERS[1:]:
         want, got = result.expected_counts.get(name, 0), result.dut_counters.get(name, 0)
         if want or got:
             props += [(f"{prefix}{name}_expected", want), (f"{prefix}{name}_counted", got)]
     props += [(f"{prefix}fault_{name}", n) for name, n in sorted(result.faults.items())]
+    return props + _interface_properties(result, prefix)
+
+
+def _interface_properties(result: StreamResult, prefix: str) -> list[tuple[str, object]]:
+    props: list[tuple[str, object]] = []
     for name, summary in sorted(summarise(result).items()):
         d = summary.as_dict()
         props += [(f"{prefix}{name}_passed", d["passed"]), (f"{prefix}{name}_failed", d["failed"])]

@@ -54,5 +54,5 @@ def test_recording_is_read_as_a_correct_reader_reads_it(harness, path: Path) -> 
 
     result = h.replay(capture)
 
-    assert not result.problems(), "\n".join(result.problems())
+    h.assert_passed(result)
     assert sum(result.expected_counts.values()) >= 1

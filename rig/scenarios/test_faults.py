@@ -9,8 +9,8 @@ from datetime import datetime
 import pytest
 
 from rig.emulators.faults import FAULTS, parse_fault
-from rig.fixtures.harness import wait_until
 from rig.probes.http import HttpProbe
+from rig.wait import wait_until
 
 START = datetime(2024, 10, 1, 18, 59, 40)  # crosses a full hour: List 1, List 2 and the hourly List 3
 
@@ -49,7 +49,7 @@ def test_fault_is_counted_exactly_and_good_frames_are_published(harness, spec: s
 
     result = h.stream(writes)
 
-    assert not result.problems(), "\n".join(result.problems())
+    h.assert_passed(result)
     assert result.sent, "no frame left to publish"
     if counter:
         assert result.expected_counts[counter] > 0 and result.dut_counters[counter] == result.expected_counts[counter]
@@ -82,7 +82,7 @@ def test_a_silent_meter_is_reported_and_the_reader_recovers_without_a_reboot(har
         done.set()
         watcher.join(timeout=2)
         probe.close()
-    assert not result.problems(), "\n".join(result.problems())
+    h.assert_passed(result)
     assert "silent" in states, f"/han states seen: {states}"
     assert states.index("silent") > states.index("reading")
     assert h.health()["uptime_s"] > 0 and h.dut.alive()

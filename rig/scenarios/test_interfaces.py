@@ -27,7 +27,7 @@ def test_every_interface_shows_what_was_sent(harness, profile: str, list_no: int
 
     result = h.stream(frames)
 
-    assert not result.problems(), "\n".join(result.problems())
+    h.assert_passed(result)
     interfaces = {"http"} | {name for name in ("modbus", "mqtt") if h.bench.has(name)}
     for interface in interfaces:
         checked = {c.frame for c in result.for_interface(interface)}
@@ -65,6 +65,6 @@ def test_every_meter_profile_is_shown_on_every_interface(harness, profile: str) 
 
     result = h.stream(frames)
 
-    assert not result.problems(), "\n".join(result.problems())
+    h.assert_passed(result)
     assert result.dut_counters["frames_ok"] == len(frames) == len(result.sent)
     assert len({f.list for f in frames}) == len(h.profile.lists), "not every list of the meter was played"

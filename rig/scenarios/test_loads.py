@@ -32,7 +32,7 @@ def test_scenario_streams_to_every_interface(harness, profile: str, scenario: st
 
     result = h.stream(frames)
 
-    assert not result.problems(), "\n".join(result.problems())
+    h.assert_passed(result)
     assert result.dut_counters["frames_ok"] == len(frames)
     if scenario == "solar-export":
         message = h.http.meter_message()

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from rig.fixtures.harness import wait_until
+from rig.wait import wait_until
 
 
 def test_a_p1_meter_sends_only_while_the_reader_requests_data(harness) -> None:
@@ -20,12 +20,12 @@ def test_a_p1_meter_sends_only_while_the_reader_requests_data(harness) -> None:
     quiet = h.stream(first)
 
     assert quiet.held == 3 and not quiet.sent and quiet.writes == 0
-    assert not quiet.problems(), "\n".join(quiet.problems())
+    h.assert_passed(quiet)
     assert h.http.meter() is None  # nothing was sent, so nothing is shown
     h.http.configure({"line": {"data_request": True}})
     wait_until(lambda: h.link.request_line() is True, timeout=3, what="the data-request line to rise")
 
     result = h.stream(h.frames(3, start=first[-1].at + timedelta(seconds=10)))
 
-    assert not result.problems(), "\n".join(result.problems())
+    h.assert_passed(result)
     assert len(result.sent) == 3 and result.held == 0

@@ -16,7 +16,6 @@ import time
 import pytest
 
 from rig.dut import SoftwareDut, find_firmware_dir
-from rig.fixtures.harness import wait_until
 from rig.line import LineSettings
 from rig.links import PtyLink
 from rig.probes.base import ModbusExceptionResponse
@@ -24,6 +23,7 @@ from rig.probes.http import HttpProbe
 from rig.probes.modbus import ModbusProbe, is_refused
 from rig.probes.mqtt import MqttProbe
 from rig.services.broker import Mosquitto
+from rig.wait import wait_until
 from tests.spec_frames import LIST2_HEX, LIST2_READING, unhex
 
 KAIFA_LINE = LineSettings(2400, 8, "E", 1)

@@ -403,11 +403,11 @@ def test_state_and_message_carry_the_per_phase_values(e360):
 @pytest.mark.slow
 def test_software_dut_publishes_a_p1_telegram(tmp_path, micropython, e360):
     from rig.dut import SoftwareDut
-    from rig.fixtures.harness import wait_until
     from rig.line import LineSettings
     from rig.links import PtyLink
     from rig.probes.http import HttpProbe
     from rig.probes.modbus import ModbusProbe
+    from rig.wait import wait_until
 
     async def registers(dut):
         async with ModbusProbe(dut.modbus_host, dut.modbus_port, timeout=2) as probe:

@@ -24,7 +24,7 @@ RESULT = StreamResult(
 def test_html_names_the_frames_the_faults_the_counts_and_each_interface() -> None:
     text = as_html(RESULT)
     assert "frames to publish: 2 (List 1: 1, List 2: 1); writes on the line: 3" in text
-    assert "faults injected: bad_fcs:2 (1 writes)" in text
+    assert "faults injected: bad_fcs:2 (1 write)" in text
     assert "<td>frames_ok</td><td>2</td><td>2</td>" in text
     assert "<td>checksum_errors</td><td>1</td><td>2 (differs)</td>" in text
     assert "<td>http</td><td>2</td><td>0</td><td>0</td><td>5.0</td>" in text
