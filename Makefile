@@ -9,7 +9,7 @@ RUN_ARGS ?=
 TEST_ARGS ?=
 TEST_DIR := reports/tests
 
-.PHONY: setup run test lint clean
+.PHONY: setup run test test-tools lint clean
 
 setup: $(VENV)/.installed
 
@@ -36,7 +36,14 @@ $(VENV)/.installed: pyproject.toml
 run: setup
 	$(VENV)/bin/rig run $(RUN_ARGS)
 
-test: setup
+# The report's screenshot test opens it in a real browser: Debian's chromium (only `make test` needs it).
+test-tools:
+	@command -v chromium >/dev/null 2>&1 || \
+		{ echo "installing chromium (Debian package; the HTML report is checked in a headless browser)"; \
+		  $(SUDO) apt-get update -qq && \
+		  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+
+test: setup test-tools
 	$(VENV)/bin/ruff check .
 	rm -rf $(TEST_DIR)
 	$(VENV)/bin/pytest --rig-run-dir $(TEST_DIR) --html=$(TEST_DIR)/report.html --self-contained-html \
