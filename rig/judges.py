@@ -26,6 +26,7 @@ from typing import IO, Any
 
 from rig.checks import Check, Outcome, SentFrame, judge
 from rig.probes.http import HttpProbe
+from rig.probes.message import LIST_KEY
 from rig.probes.modbus import ModbusProbe
 from rig.probes.mqtt import MqttMessage, MqttPayloadError
 from rig.reading import Mismatch, Reading
@@ -178,30 +179,50 @@ class FramePoll:
             return "old", None  # no reading yet (503)
         if self.by_clock:
             shown = reading.get("timestamp")
-            if shown == frame.timestamp:
+            if shown == frame.timestamp and same_list(reading, frame):
                 return "this", None
             if shown in state.damaged_ts:
                 return "damaged", None
             seen = state.latest_by_ts.get(shown) if shown is not None else None
-            if seen is None:
-                return ("old", None) if shown is None else ("other", None)
-            return ("newer", seen) if seen > frame.index else ("old", None)
+            if seen is not None and same_list(reading, state.sent[seen]):
+                return ("newer", seen) if seen > frame.index else ("old", None)
+            if shown is None:
+                return "old", None
+            # a clock no frame of that list carried: a list without a clock, stamped by the reader's own clock
+            newer = self._newer_by_values(reading)
+            return ("newer", newer) if newer is not None else ("other", None)
         if not state.judge(self.interface, frame, reading):
             return "this", None
         if all(value is None for value in reading.values()):
             return "old", None  # nothing shown yet
+        newer = self._newer_by_values(reading)
+        if newer is not None:
+            return "newer", newer
+        if reading == self.before or (self.previous is not None
+                                      and not state.judge(self.interface, self.previous, reading)):
+            return "old", None
+        return "other", None
+
+
+    def _newer_by_values(self, reading: Reading) -> int | None:
+        """The newest frame sent after this one whose values the reading shows, if any."""
+        state = self.state
         shown_net = net_power(reading) if self.interface == "modbus" else None
-        for index in range(len(state.sent) - 1, frame.index, -1):  # the newest first: what a reader shows
+        for index in range(len(state.sent) - 1, self.frame.index, -1):  # the newest first: what a reader shows
             later = state.sent[index]
             net = net_power(later.expected) if shown_net is not None else None  # a first look: the map's power
             if net is not None and abs(net - shown_net) > 0.5:  # type: ignore[operator]
                 continue
             if not state.judge(self.interface, later, reading):
-                return "newer", index
-        if reading == self.before or (self.previous is not None
-                                      and not state.judge(self.interface, self.previous, reading)):
-            return "old", None
-        return "other", None
+                return index
+        return None
+
+
+def same_list(reading: Reading, frame: SentFrame) -> bool:
+    """The reading may show ``frame``'s list (a reader stamps a list without a clock with its own clock,
+    which can fall on the second of a frame that has one)."""
+    listed = reading.get(LIST_KEY)
+    return listed is None or not frame.list_no or listed == frame.list_no
 
 
 def _late(frame: SentFrame, latency: float) -> str:
@@ -302,8 +323,14 @@ class MqttJudge:
 
     def _claimed(self, message: MqttMessage) -> bool:
         """A frame sent is waiting for this message, or it is the late one of a frame already failed."""
-        shown = message.reading.get("timestamp")
-        return bool(self._pending.get(shown) or self._pending.get(None) or self._missed.get(shown))
+        return bool(self._waiting(message) or self._missed.get(message.reading.get("timestamp")))
+
+    def _waiting(self, message: MqttMessage) -> deque[int] | None:
+        """The frames this message may be of: those with its clock and list, else those without a clock."""
+        by_clock = self._pending.get(message.reading.get("timestamp"))
+        if by_clock and same_list(message.reading, self.state.sent[by_clock[0]]):
+            return by_clock
+        return self._pending.get(None)  # a frame without a clock: in order
 
     def _take(self, message: MqttMessage) -> None:
         shown = message.reading.get("timestamp")
@@ -317,7 +344,7 @@ class MqttJudge:
         if shown is not None and shown in self.state.damaged_ts:
             self._fail(-1, f"published the damaged frame of {shown}")
             return
-        waiting = self._pending.get(shown) or self._pending.get(None)  # a frame without a clock: in order
+        waiting = self._waiting(message)
         if waiting:
             self._judge(self.state.sent[waiting.popleft()], message)
         elif self._missed.get(shown):

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import requests
+
+from rig.wait import wait_until
 
 RIG = str(Path(sys.executable).with_name("rig"))
 
@@ -50,12 +51,9 @@ def test_rig_dut_serves_what_rig_emulate_plays_into_its_meter_port(tmp_path: Pat
         )
         assert played.returncode == 0, played.stderr
         assert "2 writes sent" in played.stderr
-        deadline = time.monotonic() + 5
-        while True:
-            message = requests.get(info["http_url"] + "/meter", timeout=2).json()
-            if message.get("ts") == 1727802002000 or time.monotonic() > deadline:  # 19:00:02 CEST
-                break
-            time.sleep(0.05)
+        message = wait_until(  # the frame of 19:00:02 CEST
+            lambda: (m := requests.get(info["http_url"] + "/meter", timeout=2).json()).get("ts") == 1727802002000 and m,
+            5, "the second frame on /meter")
         assert message["ts"] == 1727802002000
         assert message["meter_type"] == "MA304H3E" and message["u"][1] is None
     finally:

@@ -21,6 +21,7 @@ import pytest
 
 from rig.netutil import free_port
 from rig.session import Interrupted, StopSignals
+from rig.wait import wait_until
 
 RIG = str(Path(sys.executable).with_name("rig"))
 
@@ -63,11 +64,11 @@ def processes_of(run_dir: Path) -> dict[int, str]:
 
 
 def wait_for(condition: Callable[[], object], timeout: float, what: str, proc: subprocess.Popen) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert proc.poll() is None, f"rig run exited ({proc.returncode}) before {what}"
-        assert time.monotonic() < deadline, f"no {what} within {timeout} s"
-        time.sleep(0.05)
+    def alive_and(condition: Callable[[], object]) -> object:
+        assert proc.poll() is None, f"the process exited ({proc.returncode}) before {what}"
+        return condition()
+
+    wait_until(lambda: alive_and(condition), timeout, what, interval=0.05)
 
 
 def frames_checked(tmp_path: Path) -> int:

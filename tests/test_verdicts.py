@@ -99,6 +99,29 @@ def test_http_fails_a_frame_shown_with_other_values_at_once() -> None:
     assert check.mismatches == [Mismatch("p_import_w", 500, 497, 0.5)]
 
 
+def _clockless(index: int, p: int, last_clock: str, t_end: float, list_no: int = 1) -> tuple[SentFrame, dict]:
+    """A frame of a list without a clock, and what a reader shows for it: the last clock it read."""
+    frame = replace(_frame(index, p, t_end=t_end), list_no=list_no)
+    frame.reading, frame.expected = {"p_import_w": p}, {"timestamp": last_clock, "p_import_w": p}
+    return frame, {"timestamp": last_clock, "p_import_w": p, "_list": list_no}
+
+
+def test_a_list_without_a_clock_shown_with_the_clock_of_the_frame_before_is_not_taken_for_it() -> None:
+    clocked = replace(_frame(0, 500, ts="2024-10-27T01:00:00"), list_no=3)
+    after, shown = _clockless(1, 563, last_clock="2024-10-27T01:00:00", t_end=10.002)
+    state = _state(clocked, after)
+    state.last_write_start = after.t_start or 0
+    check = FramePoll("http", clocked, None, None, state).see(shown, 10.003)  # the newer frame, same second
+    assert check is not None and check.outcome is Outcome.OVERTAKEN and check.detail == "frame 1 shown"
+    checks: list[Check] = []
+    judge = MqttJudge(state, CheckLog(checks, None, RunClock()))
+    judge.frame_sent(clocked)
+    judge.frame_sent(after)
+    judge.take(MqttMessage(10.004, "han/x", {}, shown))  # the clockless frame's message first, then the clocked one
+    judge.take(MqttMessage(10.005, "han/x", {}, clocked.reading | {"_list": 3}))
+    assert [(c.frame, c.outcome) for c in checks] == [(1, Outcome.PASS), (0, Outcome.PASS)]
+
+
 # -- MQTT as messages arrive -----------------------------------------------------------------------------
 
 def _message(frame: SentFrame, arrival: float, **values: object) -> MqttMessage:

@@ -1,7 +1,6 @@
 """SoftwareDut with the real firmware (dut_firmware/main.py) on the real MicroPython unix port."""
 
 import os
-import time
 from datetime import datetime
 
 import pytest
@@ -12,6 +11,7 @@ from rig.dut import SoftwareDut
 from rig.emulators import Meter, get_profile
 from rig.line import LineSettings
 from rig.links import PtyLink
+from rig.wait import wait_until
 
 
 def test_real_firmware_ready_health_stop(tmp_path):
@@ -45,12 +45,8 @@ def test_frames_over_the_pty_reach_the_firmware(tmp_path):
         frames = list(meter.frames(count=3))
         for frame in frames:
             link.write(frame.data)
-        deadline = time.monotonic() + 5
-        while True:
-            health = requests.get(dut.http_url + "/health", timeout=5).json()
-            if health["counters"]["frames_ok"] >= 3 or time.monotonic() > deadline:
-                break
-            time.sleep(0.05)
+        health = wait_until(lambda: (h := requests.get(dut.http_url + "/health", timeout=5).json())
+                            ["counters"]["frames_ok"] >= 3 and h, 5, "3 frames decoded", hint=dut.tail)
         assert health["counters"]["frames_ok"] == 3, dut.tail()
         assert requests.get(dut.http_url + "/meter", timeout=5).status_code == 200
     assert link.dropped == 0

@@ -18,6 +18,7 @@ from rig.links import LinkError, PtyLink, open_link
 from rig.links.pacing import DEFAULT_LEAD_S
 from rig.links.pty import uart_receive
 from rig.runclock import RunClock
+from rig.wait import wait_until
 
 KAIFA = LineSettings(2400, 8, "E", 1)
 
@@ -89,9 +90,7 @@ def test_dut_writing_back_is_drained(link):
     reader = SlaveReader(link.device)
     try:
         os.write(reader.fd, b"AT\r\n" * 100)
-        deadline = time.monotonic() + 2
-        while link.received < 400 and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wait_until(lambda: link.received >= 400, 2, "the DUT's 400 bytes drained", hint=lambda: f"{link.received}")
         assert link.received == 400
     finally:
         reader.stop()
