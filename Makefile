@@ -36,15 +36,20 @@ $(VENV)/.installed: pyproject.toml
 run: setup
 	$(VENV)/bin/rig run $(RUN_ARGS)
 
-# The report's screenshot test opens it in a real browser: Debian's chromium (only `make test` needs it).
+# Tools only the tests need: Debian's chromium (the report's screenshot test) and postgresql (the results store).
 test-tools:
 	@command -v chromium >/dev/null 2>&1 || \
 		{ echo "installing chromium (Debian package; the HTML report is checked in a headless browser)"; \
 		  $(SUDO) apt-get update -qq && \
 		  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+		{ echo "installing postgresql (Debian package; the results store is tested against a real server)"; \
+		  $(SUDO) apt-get update -qq && \
+		  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql >/dev/null; }
 
 test: setup test-tools
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 	rm -rf $(TEST_DIR)
 	$(VENV)/bin/pytest --rig-run-dir $(TEST_DIR) --html=$(TEST_DIR)/report.html --self-contained-html \
 		--junitxml=$(TEST_DIR)/junit.xml $(TEST_ARGS)
