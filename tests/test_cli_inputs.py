@@ -350,12 +350,26 @@ def _error_line(text: str) -> str:
     return " ".join(lines[-1].split()) if lines else ""
 
 
-@pytest.mark.parametrize("name", sorted(main.commands))
+def _leaves(group: click.Group, prefix: tuple[str, ...] = ()) -> dict[str, click.Command]:
+    """Every command that runs, by its words ("results list"): a group's subcommands stand for the group."""
+    found: dict[str, click.Command] = {}
+    for word, command in group.commands.items():
+        if isinstance(command, click.Group):
+            found |= _leaves(command, (*prefix, word))
+        else:
+            found[" ".join((*prefix, word))] = command
+    return found
+
+
+COMMANDS = _leaves(main)
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_every_option_gives_a_run_or_a_clear_refusal_never_a_traceback(name: str, data: st.DataObject,
                                                                       files: dict[str, str]) -> None:
-    command = main.commands[name]
+    command = COMMANDS[name]
     options = [p for p in command.params if p.name]
     chosen = data.draw(st.lists(st.sampled_from(options), min_size=1, max_size=3, unique_by=lambda p: p.name))
     fuzzed = {p.name for p in chosen}
@@ -386,7 +400,7 @@ def test_every_option_gives_a_run_or_a_clear_refusal_never_a_traceback(name: str
     argv = [*fast_args, *args, "--", *positional] if quick else [*args, "--", *positional]
     if quick:
         stdin = data.draw(_stdin(files)) if name == "decode" else ""
-        result = CliRunner().invoke(main, [name, *argv], input=stdin)
+        result = CliRunner().invoke(main, [*name.split(), *argv], input=stdin)
         assert result.exception is None or isinstance(result.exception, SystemExit), _trace(result.exception)
         assert "Traceback" not in result.output
         code, message = result.exit_code, _error_line(result.output)
