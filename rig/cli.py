@@ -39,6 +39,7 @@ from rig.cli_inputs import (
     plural,
     scenario_name,
 )
+from rig.cli_results import results
 from rig.reading import format_reading
 
 PORT_HELP = ("Where to play: sim (a pty of the rig's own), a serial device (/dev/ttyUSB0, a pty), "
@@ -69,6 +70,7 @@ main.add_command(test)
 main.add_command(dut)
 main.add_command(frames)
 main.add_command(decode)
+main.add_command(results)
 
 
 @main.command()
@@ -221,9 +223,12 @@ def emulate(meter_id: str, port: str, speed: float, duration: float | None, star
 @click.option("--fault", "fault_specs", multiple=True, callback=check_fault_specs, metavar="NAME[:PARAM]",
               help=FAULT_HELP)
 @click.option("--scenario", callback=scenario_name, metavar="NAME", help=SCENARIO_HELP)
+@click.option("--db", "db_url", default="sqlite:///reports/results.sqlite", show_default=True, metavar="URL",
+              help="The results database the run's record is stored in.")
+@click.option("--no-store", is_flag=True, help="Do not store the run's record in the results database.")
 def run(bench_path: str | None, meter_id: str | None, duration: float, speed: float, start_text: str | None,
         seed: int, as_json: bool, run_dir: Path | None, capture_path: Path | None,
-        fault_specs: tuple[str, ...], scenario: str | None) -> None:
+        fault_specs: tuple[str, ...], scenario: str | None, db_url: str, no_store: bool) -> None:
     """The main job: stream a meter (or a capture) into the bench's DUT and check every output against it.
 
     Exit status 0 only when every frame was decoded or counted as the error it is, exactly as a correct
@@ -272,7 +277,7 @@ def run(bench_path: str | None, meter_id: str | None, duration: float, speed: fl
         click.echo(f"bench {bench.name}: {bench.dut_kind} DUT, {what}; logs in {run_dir}", err=True)
     options = RunOptions(bench=bench, run_dir=run_dir, meter=meter, duration_s=duration, speed=speed,
                          seed=seed, start=parse_time(start_text), progress=progress, faults=faults,
-                         capture=capture_path, scenario=scenario)
+                         capture=capture_path, scenario=scenario, db_url=None if no_store else db_url)
     try:
         result = run_bench(options)
     except ValueError as exc:  # a request the rig cannot honour: nothing ran
@@ -281,7 +286,11 @@ def run(bench_path: str | None, meter_id: str | None, duration: float, speed: fl
         raise click.ClickException(f"{exc} (logs in {run_dir})") from exc
     if result.interrupted and live:
         click.echo(err=True)  # end the live progress line
-    click.echo(json.dumps(result.as_dict()) if as_json else format_summary(result))
+    record = result.record.as_dict() if result.record else None
+    click.echo(json.dumps({**result.as_dict(), "record": record}) if as_json else format_summary(result, result.record))
+    for written in result.outputs:
+        if written.note:  # where the record was stored, or why an output did not write
+            click.echo(written.describe(), err=True)
     if result.interrupted:
         sys.exit(128 + signal.Signals[result.interrupted])  # as the shell reports a process ended by it
     sys.exit(0 if result.ok else 1)

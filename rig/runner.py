@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections import Counter
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from rig.bench import Bench
 from rig.checks import Check, InterfaceSummary
@@ -25,18 +25,20 @@ from rig.engine import (
     CAPTURE_INTERVAL_S,
     ERROR_COUNTERS,
     INTERFACES,
-    JUDGED_COUNTERS,
     Progress,
     StreamResult,
     stream_and_check,
 )
 from rig.line import LineSettings
+from rig.outputs import Destination, Written, write_outputs
+from rig.outputs.text import counter_table, format_summary
+from rig.record import Record, read_dut_identity, record_of_run
 from rig.resolution import describe as describe_resolution
 from rig.resolution import meter_format
 from rig.runclock import RunClock
 from rig.session import Interrupted, StopSignals, check_run_dir, open_meter_link, start_broker, start_dut
 
-__all__ = ["ERROR_COUNTERS", "Progress", "RunOptions", "RunResult", "StreamResult",
+__all__ = ["ERROR_COUNTERS", "Progress", "RunOptions", "RunResult", "StreamResult", "counter_table",
            "default_start", "format_summary", "run", "stream_and_check"]
 
 DEFAULT_CAPTURE_LINE = LineSettings(2400, 8, "E", 1)
@@ -65,6 +67,8 @@ class RunResult:
     capture: str | None = None
     meter_format: str | None = None  # the meter's format, whose resolution the checks allow (rig.resolution)
     interrupted: str | None = None  # the signal that stopped the run ("SIGINT", "SIGTERM")
+    record: Record | None = None  # the run's record (rig.record), made when the run ends
+    outputs: list[Written] = field(default_factory=list)  # what each output (rig.outputs) did with it
 
     @property
     def frames_decoded(self) -> int | None:
@@ -150,6 +154,7 @@ class RunOptions:
     faults: Sequence[Fault] = ()
     capture: Path | None = None
     scenario: str | None = None  # the meter's load scenario (rig.emulators.loads); None: household
+    db_url: str | None = None  # the results database the record goes to (rig.results.store); None: none
 
 
 def default_start(now: datetime | None = None) -> datetime:
@@ -241,13 +246,17 @@ def run(options: RunOptions) -> RunResult:
             capture=str(options.capture) if options.capture else None,
         )
         run_dir.mkdir(parents=True, exist_ok=True)
+        identity: dict[str, Any] = {}  # the DUT as it names itself, read once it is up
         if plan is not None:
             with contextlib.suppress(Interrupted):
-                result.absorb(_run_bench(options, plan, clock, signals))
+                result.absorb(_run_bench(options, plan, clock, signals, identity))
         signals.seal()  # the result is decided
         result.interrupted = signals.received
         result.real_time_s = clock.elapsed()
-        (run_dir / "summary.json").write_text(json.dumps(result.as_dict(), indent=2) + "\n")
+        result.record = record_of_run(result, options.bench, plan.interval_s if plan else None, identity,
+                                      started=clock.started.isoformat(timespec="milliseconds"),
+                                      ended=datetime.now(UTC).isoformat(timespec="milliseconds"))
+        result.outputs = write_outputs(result.record, result, Destination(run_dir, options.db_url))
     return result
 
 
@@ -256,8 +265,10 @@ def _label(options: RunOptions) -> str:
     return Path(options.capture).stem if options.capture else options.meter or options.bench.profile
 
 
-def _run_bench(options: RunOptions, plan: _Plan, clock: RunClock, signals: StopSignals) -> StreamResult:
-    """Start the bench (``Interrupted`` by a signal), stream into it until done or stopped, stop it."""
+def _run_bench(options: RunOptions, plan: _Plan, clock: RunClock, signals: StopSignals,
+               identity: dict[str, Any]) -> StreamResult:
+    """Start the bench (``Interrupted`` by a signal), read the DUT's identity into ``identity``, stream
+    into it until done or stopped, stop it."""
     bench = options.bench
     if plan.timezone and plan.timezone != bench.timezone:
         bench = replace(bench, timezone=plan.timezone)  # the reader reads the meter's clock in its zone
@@ -271,6 +282,7 @@ def _run_bench(options: RunOptions, plan: _Plan, clock: RunClock, signals: StopS
             stack.callback(link.close)
             dut = start_dut(bench, run_dir, link, broker, clock_scale=options.speed, clock=clock)
             stack.callback(dut.stop)
+            identity.update(read_dut_identity(dut.http_url, bench.timezone))
 
         async def stream() -> StreamResult:
             stop = asyncio.Event()
@@ -285,73 +297,3 @@ def _run_bench(options: RunOptions, plan: _Plan, clock: RunClock, signals: StopS
                     signals.seal()  # the stream is over: the bench comes down whatever arrives now
 
         return asyncio.run(stream())
-
-
-def counter_table(expected: dict[str, int], counted: dict[str, int] | None) -> list[str]:
-    """Lines comparing what a correct reader counts with what the DUT counted, counter by counter
-    (``counted`` None: the DUT's counters could not be read, "?")."""
-    names = [n for n in JUDGED_COUNTERS if expected.get(n) or (counted or {}).get(n)]
-    lines = [f"{'counter':<17}{'expected':>9}{'DUT':>7}"]
-    for name in names:
-        want = expected.get(name, 0)
-        if counted is None:
-            lines.append(f"{name:<17}{want:>9}{'?':>7}   <- unknown")
-            continue
-        got = counted.get(name, 0)
-        lines.append(f"{name:<17}{want:>9}{got:>7}" + ("" if want == got else "   <- differs"))
-    return lines
-
-
-def _count(n: int, thing: str) -> str:
-    """``1 frame``, ``2 frames``."""
-    return f"{n} {thing}" + ("" if n == 1 else "s")
-
-
-def format_summary(result: RunResult) -> str:
-    """The human summary printed at the end of `rig run`."""
-    lists = ", ".join(f"List {k}: {v}" for k, v in sorted(result.frames_by_list.items()))
-    what = f"capture {result.capture}" if result.capture else f"meter {result.meter}"
-    lines = [
-        f"{what}, {result.duration_s:g} s of meter time from {result.start or 'its start'} "
-        f"at speed x{result.speed:g} ({result.real_time_s:.1f} s real)",
-        f"frames to publish {result.frames_sent}" + (f" ({lists})" if lists else ""),
-    ]
-    if result.faults:
-        faults = ", ".join(f"{k} ({_count(v, 'write')})" for k, v in sorted(result.faults.items()))
-        lines.append(f"faults injected   {faults}")
-    lines += ["", *counter_table(result.expected_counts, result.dut_counters), "",
-              f"{'interface':<10}{'passed':>8}{'failed':>8}{'overtaken':>11}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}"]
-    for name, summary in result.interfaces.items():
-        d = summary.as_dict()
-        lat = d["latency_ms"]
-
-        def fmt(v: object) -> str:
-            return "-" if v is None else f"{v:.1f}"
-
-        lines.append(f"{name:<10}{summary.passed:>8}{summary.failed:>8}{summary.overtaken:>11}"
-                     f"{fmt(lat['p50']):>9}{fmt(lat['p99']):>9}{fmt(lat['max']):>9}")
-    resolution = result.resolution()
-    lines += ["latency: from the end of the frame's last byte (its closing flag) on the line to the value on",
-              "the interface; HTTP and Modbus include a request round trip. A reader that decodes on the FCS",
-              "acts one character before the flag ends, so MQTT figures can be slightly negative. A value",
-              "shown later than one frame interval + 100 ms fails. overtaken: a newer frame replaced the",
-              "frame before a poll could see it (not a failure).",
-              f"resolution: values judged to half a step of the coarser of the meter's format "
-              f"({resolution['meter_format'] or 'unknown'}) and the interface's:",
-              "  " + "; ".join(f"{name} {resolution[name]}" for name in result.interfaces)]
-    if result.count_mismatches:
-        unknown = result.dut_counters is None
-        lines += ["", "the DUT's counters:" if unknown else "counters that differ from a correct reader's:"]
-        lines += [f"  {m}" for m in result.count_mismatches]
-    if result.failures:
-        shown = min(len(result.failures), 10)
-        lines += ["", f"{_count(len(result.failures), 'failed check')}"
-                  + (f" (first {shown}; all in checks.jsonl)" if shown < len(result.failures) else "") + ":"]
-        lines += [f"  {c.describe()}" for c in result.failures[:10]]
-    if result.error:
-        lines += ["", f"error: {result.error}"]
-    verdict = result.verdict.upper()
-    if result.interrupted:
-        verdict += f" by {result.interrupted}: what was sent until then was judged, the run is no verdict"
-    lines += ["", f"{verdict}   (details: {result.run_dir})"]
-    return "\n".join(lines)

@@ -18,7 +18,7 @@ RIG = str(Path(sys.executable).with_name("rig"))
 def test_rig_run_checks_every_frame_and_writes_the_run_folder(tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
     done = subprocess.run(
-        [RIG, "run", "--duration", "20s", "--speed", "4", "--start", "2024-10-01T18:59:54", "--json",
+        [RIG, "run", "--no-store", "--duration", "20s", "--speed", "4", "--start", "2024-10-01T18:59:54", "--json",
          "--run-dir", str(run_dir)],
         capture_output=True, text=True, timeout=120,
     )

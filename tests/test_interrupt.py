@@ -42,7 +42,8 @@ def start_rig(tmp_path: Path, *args: str) -> tuple[subprocess.Popen, Path]:
     run_dir = (tmp_path / "run").resolve()
     out, err = open(tmp_path / "stdout", "w"), open(tmp_path / "stderr", "w")
     with sigint_as_a_terminal_sends_it(), out, err:
-        proc = subprocess.Popen([RIG, "run", "--duration", "10m", "--speed", "1", "--run-dir", str(run_dir), *args],
+        proc = subprocess.Popen([RIG, "run", "--no-store", "--duration", "10m", "--speed", "1",
+                                 "--run-dir", str(run_dir), *args],
                                 stdout=out, stderr=err, stdin=subprocess.DEVNULL, start_new_session=True)
     return proc, run_dir
 

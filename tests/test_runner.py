@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 from datetime import datetime
 from pathlib import Path
 
@@ -14,10 +16,13 @@ from rig.bench import load_bench
 from rig.capture import read_capture
 from rig.checks import InterfaceSummary
 from rig.emulators.faults import parse_fault
+from rig.record import SCHEMA, Record
 from rig.runner import RunOptions, RunResult, default_start, format_summary, run
 from rig.session import RunDirInUse
 
 RIG = str(Path(sys.executable).with_name("rig"))
+FIRMWARE_VERSION = re.search(r'^VERSION = "(.+)"', (Path(__file__).resolve().parents[1] / "dut_firmware" / "config.py")
+                             .read_text(), re.M).group(1)  # type: ignore[union-attr]
 
 
 def test_run_summary_counts_lists_and_is_ok_only_when_everything_passed(tmp_path: Path) -> None:
@@ -150,3 +155,43 @@ def test_an_interrupted_run_is_neither_a_pass_nor_a_fail() -> None:
     assert result.verdict == "interrupted"  # the interruption wins: the run did not get to its end
     result.interrupted = None
     assert result.verdict == "fail"
+
+
+def test_every_run_leaves_a_record_of_the_dut_as_it_names_itself_and_its_outputs(tmp_path: Path) -> None:
+    result = run(RunOptions(bench=load_bench(), run_dir=tmp_path, duration_s=10, speed=10,
+                            start=datetime(2024, 10, 1, 19, 0, 0)))
+    assert result.ok, format_summary(result)
+    record = result.record
+    assert record is not None and record.verdict == "pass"
+    assert record.dut == {"serial": "SIM-0001", "model": "HAN-RIG-SW", "firmware": FIRMWARE_VERSION,
+                          "kind": "software"}
+    assert record.meter == {"profile": "kaifa-ma304h4", "capture": None, "speed": 10, "start": "2024-10-01T19:00:00",
+                            "duration_s": 10}
+    assert record.started < record.ended and record.duration_s == round(result.real_time_s, 2)
+    assert {"dut.log", "frames.jsonl", "checks.jsonl"} <= set(record.links["logs"])
+    assert all(m.unit and m.outcome in ("pass", "unset") for m in record.measurements)
+    assert record.measurement("frames_decoded").value == 5 == record.measurement("frames_decoded").expected
+    assert record.measurement("mqtt.latency_max").high == 300.0  # 2 s at x10 + 100 ms
+    assert {w.output: w.path for w in result.outputs if w.path} == {
+        "text": tmp_path / "summary.txt", "summary": tmp_path / "summary.json", "record": tmp_path / "record.json",
+        "junit": tmp_path / "junit.xml"}
+    saved = json.loads((tmp_path / "record.json").read_text())
+    assert saved["schema"] == SCHEMA and Record.from_dict(saved) == record
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["record_id"] == record.id and summary["frames_decoded"] == 5 and summary["verdict"] == "pass"
+    assert (tmp_path / "summary.txt").read_text().startswith(f"DUT SIM-0001: HAN-RIG-SW, firmware {FIRMWARE_VERSION}")
+    suite = ET.parse(tmp_path / "junit.xml").getroot().find("testsuite")
+    assert suite is not None and (suite.get("tests"), suite.get("failures")) == ("4", "0")
+
+
+def test_rig_run_stores_its_record_and_prints_it_with_the_summary_json(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'results.sqlite'}"
+    done = subprocess.run([RIG, "run", "--duration", "6s", "--speed", "6", "--run-dir", str(tmp_path / "run"),
+                           "--db", db, "--json"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    printed = json.loads(done.stdout)
+    assert printed["verdict"] == "pass" and printed["record"]["dut"]["firmware"] == FIRMWARE_VERSION
+    assert f"store: stored in {db}" in done.stderr
+    from rig.results.store import list_records
+
+    assert [r["id"] for r in list_records(db)] == [printed["record"]["id"]]

@@ -7,6 +7,7 @@ from collections import Counter
 
 from rig.checks import InterfaceSummary
 from rig.engine import JUDGED_COUNTERS, StreamResult
+from rig.record import count_measurements, interface_measurements
 
 
 def summarise(result: StreamResult) -> dict[str, InterfaceSummary]:
@@ -47,26 +48,18 @@ def as_html(result: StreamResult) -> str:
 
 
 def as_properties(result: StreamResult, prefix: str = "") -> list[tuple[str, object]]:
-    """Name/value pairs for JUnit ``<properties>``: frames, and per interface counts and latencies."""
-    props: list[tuple[str, object]] = [(f"{prefix}frames_sent", len(result.sent))]
-    if result.counters_error:
+    """Name/value pairs for JUnit ``<properties>``, from the stream's measurements (rig.record): frames,
+    each counter expected and counted, faults, and per interface its counts and latencies (``_ms``)."""
+    counted = None if result.counters_error else result.dut_counters
+    counts = count_measurements(len(result.sent), result.expected_counts, counted)
+    props: list[tuple[str, object]] = [(f"{prefix}frames_sent", counts[0].value)]
+    if counted is None:
         props.append((f"{prefix}dut_counters", f"unknown: {result.counters_error}"))
-        return props + _interface_properties(result, prefix)
-    props.append((f"{prefix}frames_decoded", result.dut_counters.get("frames_ok", 0)))
-    for name in JUDGED_COUNTERS[1:]:
-        want, got = result.expected_counts.get(name, 0), result.dut_counters.get(name, 0)
-        if want or got:
-            props += [(f"{prefix}{name}_expected", want), (f"{prefix}{name}_counted", got)]
-    props += [(f"{prefix}fault_{name}", n) for name, n in sorted(result.faults.items())]
-    return props + _interface_properties(result, prefix)
-
-
-def _interface_properties(result: StreamResult, prefix: str) -> list[tuple[str, object]]:
-    props: list[tuple[str, object]] = []
-    for name, summary in sorted(summarise(result).items()):
-        d = summary.as_dict()
-        props += [(f"{prefix}{name}_passed", d["passed"]), (f"{prefix}{name}_failed", d["failed"])]
-        for q in ("p50", "p99"):
-            if d["latency_ms"][q] is not None:
-                props.append((f"{prefix}{name}_latency_{q}_ms", d["latency_ms"][q]))
+    else:
+        props.append((f"{prefix}frames_decoded", counts[1].value))
+        for m in counts[2:]:
+            props += [(f"{prefix}{m.name}_expected", m.expected), (f"{prefix}{m.name}_counted", m.value)]
+        props += [(f"{prefix}fault_{name}", n) for name, n in sorted(result.faults.items())]
+    for m in interface_measurements(dict(sorted(summarise(result).items())), None):
+        props.append((prefix + m.name.replace(".", "_") + ("_ms" if m.unit == "ms" else ""), m.value))
     return props
