@@ -92,6 +92,7 @@ class Record:
     links: dict[str, Any] = field(default_factory=dict)
     rig: dict[str, Any] = field(default_factory=lambda: {"version": rig_version()})
     kind: str = "run"
+    name: str | None = None  # what ran: a scenario's test id (kind "scenario"); None for a `rig run`
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
     def measurement(self, name: str) -> Measurement:
@@ -107,6 +108,7 @@ class Record:
             "schema": SCHEMA,
             "id": self.id,
             "kind": self.kind,
+            "name": self.name,
             "verdict": self.verdict,
             "started": self.started,
             "ended": self.ended,
@@ -126,7 +128,7 @@ class Record:
         if data.get("schema") != SCHEMA:
             raise ValueError(f"not a {SCHEMA} record: schema {data.get('schema')!r}")
         return cls(
-            id=data["id"], kind=data["kind"], verdict=data["verdict"], started=data["started"],
+            id=data["id"], kind=data["kind"], name=data.get("name"), verdict=data["verdict"], started=data["started"],
             ended=data["ended"], duration_s=data["duration_s"], dut=dict(data["dut"]), rig=dict(data["rig"]),
             station=dict(data["station"]), meter=dict(data["meter"]),
             measurements=[Measurement.from_dict(m) for m in data["measurements"]],

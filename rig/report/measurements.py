@@ -7,7 +7,7 @@ from collections import Counter
 
 from rig.checks import InterfaceSummary
 from rig.engine import JUDGED_COUNTERS, StreamResult
-from rig.record import count_measurements, interface_measurements
+from rig.record import Measurement, count_measurements, interface_measurements
 
 
 def summarise(result: StreamResult) -> dict[str, InterfaceSummary]:
@@ -47,19 +47,32 @@ def as_html(result: StreamResult) -> str:
             f"<table>{''.join(counters)}</table><table>{''.join(rows)}</table></div>")
 
 
-def as_properties(result: StreamResult, prefix: str = "") -> list[tuple[str, object]]:
-    """Name/value pairs for JUnit ``<properties>``, from the stream's measurements (rig.record): frames,
-    each counter expected and counted, faults, and per interface its counts and latencies (``_ms``)."""
+def stream_measurements(result: StreamResult, prefix: str = "") -> list[Measurement]:
+    """The judged measurements of one stream (rig.record), named ``prefix`` + name: frames sent and decoded,
+    each counter against a correct reader's, each fault injected (writes), and per interface its checks
+    and latencies."""
     counted = None if result.counters_error else result.dut_counters
-    counts = count_measurements(len(result.sent), result.expected_counts, counted)
-    props: list[tuple[str, object]] = [(f"{prefix}frames_sent", counts[0].value)]
-    if counted is None:
-        props.append((f"{prefix}dut_counters", f"unknown: {result.counters_error}"))
-    else:
-        props.append((f"{prefix}frames_decoded", counts[1].value))
-        for m in counts[2:]:
-            props += [(f"{prefix}{m.name}_expected", m.expected), (f"{prefix}{m.name}_counted", m.value)]
-        props += [(f"{prefix}fault_{name}", n) for name, n in sorted(result.faults.items())]
-    for m in interface_measurements(dict(sorted(summarise(result).items())), None):
-        props.append((prefix + m.name.replace(".", "_") + ("_ms" if m.unit == "ms" else ""), m.value))
+    out = count_measurements(len(result.sent), result.expected_counts, counted)
+    out += [Measurement(f"fault.{name}", n, "writes") for name, n in sorted(result.faults.items())]
+    out += interface_measurements(dict(sorted(summarise(result).items())), None)
+    for m in out:
+        m.name = prefix + m.name
+    return out
+
+
+def properties(measurements: list[Measurement]) -> list[tuple[str, object]]:
+    """Name/value pairs for JUnit ``<properties>`` from measurements: a counter as ``_expected`` and
+    ``_counted``, a latency with ``_ms``, dots as underscores; a value not measured as "unknown"."""
+    props: list[tuple[str, object]] = []
+    for m in measurements:
+        name = m.name.replace(".", "_")
+        if m.unit == "frames" and m.expected is not None and not name.endswith("frames_decoded"):
+            props += [(f"{name}_expected", m.expected), (f"{name}_counted", m.value)]
+        else:
+            props.append((name + ("_ms" if m.unit == "ms" else ""), "unknown" if m.value is None else m.value))
     return props
+
+
+def as_properties(result: StreamResult, prefix: str = "") -> list[tuple[str, object]]:
+    """JUnit properties of one stream (see :func:`stream_measurements` and :func:`properties`)."""
+    return properties(stream_measurements(result, prefix))
