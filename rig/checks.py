@@ -77,11 +77,11 @@ class Check:
         head = f"{where} on {self.interface}: {self.outcome.value}{latency}"
         return f"{head}: {what}" if what else head
 
-    def as_dict(self) -> dict[str, object]:
+    def as_dict(self, text: bool = True) -> dict[str, object]:
         """The check as data: ``frame`` (None for a message of no frame), ``interface``, ``outcome``,
         ``latency_ms``, ``mismatches`` (field, sent, published, tolerance), ``detail``, ``at_s`` and
-        ``text`` (``describe()``)."""
-        return {
+        (unless ``text`` is False) ``text`` (``describe()``)."""
+        data: dict[str, object] = {
             "frame": self.frame if self.frame >= 0 else None,
             "interface": self.interface,
             "outcome": self.outcome.value,
@@ -89,8 +89,10 @@ class Check:
             "mismatches": [m.as_dict() for m in self.mismatches],
             "detail": self.detail,
             "at_s": None if self.at_s is None else round(self.at_s, 6),
-            "text": self.describe(),
         }
+        if text:
+            data["text"] = self.describe()
+        return data
 
 
 def judge(interface: str, expected: Reading, observed: Reading, partial: bool = False,
@@ -120,15 +122,64 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
 
 
+LATENCY_BIN_MS = 0.1
+"""Resolution of streamed latency figures: each latency is kept as the centre of its 0.1 ms bin, so a
+quantile is within half a bin (0.05 ms) of the exact one; the maximum is kept exactly."""
+
+
+class LatencyHistogram:
+    """Latencies (seconds) in fixed 0.1 ms bins: quantiles in memory bounded by the range of values,
+    not by their number (a bin per distinct 0.1 ms, a day or a week alike)."""
+
+    def __init__(self) -> None:
+        self.bins: dict[int, int] = {}
+        self.n = 0
+        self.max_s: float | None = None
+
+    def add(self, latency_s: float) -> None:
+        key = round(latency_s * 1000 / LATENCY_BIN_MS)
+        self.bins[key] = self.bins.get(key, 0) + 1
+        self.n += 1
+        if self.max_s is None or latency_s > self.max_s:
+            self.max_s = latency_s
+
+    def quantile(self, q: float) -> float:
+        """The q-th percentile (0-100) in seconds, interpolated as :func:`percentile` does between the
+        bins' centres (within ``LATENCY_BIN_MS / 2`` of the exact figure; q = 100: the exact maximum);
+        NaN when empty."""
+        if not self.n:
+            return math.nan
+        if q >= 100:
+            return float(self.max_s)  # type: ignore[arg-type]
+        pos = (self.n - 1) * q / 100.0
+        lo, hi = math.floor(pos), math.ceil(pos)
+        lo_v = hi_v = None
+        seen = 0
+        for key in sorted(self.bins):
+            seen += self.bins[key]
+            if lo_v is None and seen > lo:
+                lo_v = key * LATENCY_BIN_MS / 1000
+            if seen > hi:
+                hi_v = key * LATENCY_BIN_MS / 1000
+                break
+        assert lo_v is not None and hi_v is not None
+        return lo_v + (hi_v - lo_v) * (pos - lo)
+
+
 @dataclass
 class InterfaceSummary:
-    """Counts and latency figures of one interface over a run."""
+    """Counts and latency figures of one interface over a run (latencies streamed into a histogram)."""
 
     interface: str
     passed: int = 0
     failed: int = 0
     overtaken: int = 0
-    latencies: list[float] = field(default_factory=list)
+    latencies: LatencyHistogram = field(default_factory=LatencyHistogram)
+
+    @property
+    def judged(self) -> int:
+        """Checks on a frame this interface was seen to show or fail (not overtaken)."""
+        return self.passed + self.failed
 
     def add(self, check: Check) -> None:
         """Count a check; its latency joins the figures whatever its outcome (a late value included)."""
@@ -139,16 +190,17 @@ class InterfaceSummary:
         else:
             self.overtaken += 1
         if check.latency_s is not None:
-            self.latencies.append(check.latency_s)
+            self.latencies.add(check.latency_s)
 
     def as_dict(self) -> dict[str, object]:
         def ms(q: float) -> float | None:
-            value = percentile(self.latencies, q)
+            value = self.latencies.quantile(q)
             return None if math.isnan(value) else round(value * 1000, 2)
 
         return {
             "passed": self.passed,
             "failed": self.failed,
             "overtaken": self.overtaken,
-            "latency_ms": {"p50": ms(50), "p99": ms(99), "max": ms(100), "n": len(self.latencies)},
+            "latency_ms": {"p50": ms(50), "p99": ms(99), "max": ms(100), "n": self.latencies.n,
+                           "resolution_ms": LATENCY_BIN_MS},
         }

@@ -1,15 +1,23 @@
 """Stream a meter's writes into a DUT on their schedule and check every interface against them.
 
-A stream is a list of emissions (``rig.emulators.faults.Emission``): the writes the meter makes, clean
-or shaped by fault injectors, each saying what a correct reader counts because of it. After each frame
-the reader must publish, the HTTP and Modbus pollers read the DUT back to back until it shows that frame
-(or a newer one), and each MQTT message is judged as it arrives (``rig.judges``); each interface must show
+A stream is an iterable of emissions (``rig.emulators.faults.Emission``): the writes the meter makes,
+clean or shaped by fault injectors, each saying what a correct reader counts because of it, taken one at
+a time as the schedule reaches it (a generator keeps a week-long stream as small as an hour-long one).
+After each frame the reader must publish, the HTTP and Modbus pollers read the DUT back to back until it
+shows that frame (or a newer one: a reading that shows a newer frame judges that one when its poller gets
+to it), and each MQTT message is judged as it arrives (``rig.judges``); each interface must show
 each frame within one frame interval (plus ``MARGIN_S``), at the resolution of the meter's format and of
 the interface (``rig.resolution``). At the end the DUT's counters over the stream must equal, counter by
 counter, what the writes made say a correct reader counts: nothing is lost and nothing is miscounted.
 
 The run folder gets ``frames.jsonl`` (every write) and ``checks.jsonl`` (every verdict, as made), their
 times in seconds since the run started (``rig.runclock``).
+
+Memory stays bounded however long the stream: the judges hold only the window of frames some interface
+may still show (``rig.judges.SentWindow``), the result keeps counters, each interface's summary (latency
+quantiles from a fixed-bin histogram, ``rig.checks.LatencyHistogram``) and the first failures; every
+frame and every check is on disk. ``keep=True`` (the default, for short streams whose callers inspect
+them) also keeps every frame sent and every check in the result.
 """
 
 from __future__ import annotations
@@ -20,7 +28,7 @@ import gc
 import json
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -28,7 +36,7 @@ from typing import IO
 from zoneinfo import ZoneInfo
 
 from rig.bench import Bench
-from rig.checks import Check, ExpectedState, Outcome, SentFrame
+from rig.checks import Check, ExpectedState, InterfaceSummary, Outcome, SentFrame
 from rig.dut.base import Dut, DutError
 from rig.emulators.faults import Emission
 from rig.judges import CheckLog, MqttJudge, StreamState, poll_http, poll_modbus
@@ -46,13 +54,17 @@ from rig.session import BrokerAddress
 MARGIN_S = 0.1
 INTERFACES = ("http", "modbus", "mqtt")
 ERROR_COUNTERS = ("checksum_errors", "framing_errors", "truncated", "oversized", "unknown_format",
-                  "decrypt_errors", "decoder_restarts")
+                  "decrypt_errors", "replays", "decoder_restarts")
 JUDGED_COUNTERS = ("frames_ok",) + ERROR_COUNTERS
+MAX_KEPT_FAILURES = 1000  # failed checks a result keeps (every check is in checks.jsonl)
 CAPTURE_INTERVAL_S = 2.0  # how long each interface may take to show a replayed frame (meter seconds)
 # The reader ends a partial frame after 500 ms of line silence (its idle flush, 150 ms real at least):
 # wait this long after the last write before reading its counters.
 IDLE_FLUSH_S = 0.5
 IDLE_FLUSH_REAL_MIN_S = 0.3
+STOP_POLL_S = 0.05  # a wait for the next write shorter than this is a plain sleep (cheap at high speeds)
+ALIVE_CHECK_S = 0.05  # how often, at most, the engine asks whether the DUT's process still runs
+LEAD_S = 0.02  # the first write is this long after the stream is set up
 
 
 @dataclass
@@ -67,13 +79,17 @@ class Progress:
 
 @dataclass
 class StreamResult:
-    """What one stream produced: the frames to publish, every check, the DUT's counters over the stream.
+    """What one stream produced: the frames to publish, the checks, the DUT's counters over the stream.
 
-    ``expected_counts`` is what a correct reader counts (the sum of the counts of the writes made);
-    ``faults`` how many writes each injection shaped. ``error`` says why a stream stopped early (the DUT
-    died, a probe failed); ``interrupted``: it was asked to stop. What was sent and checked until then is
-    kept either way. ``counters_error`` says why the DUT's counters could not be read (``dut_counters``
-    is then empty: unknown, not zero).
+    ``frames_sent`` and ``frames_by_list`` count the frames to publish, ``interfaces`` each interface's
+    checks and latencies, ``failures`` the first ``MAX_KEPT_FAILURES`` failed checks (every check is in
+    checks.jsonl; ``failures_total`` counts them all); ``sent`` and ``checks`` hold every frame and check
+    only when the stream was asked to keep them. ``expected_counts`` is what a correct reader counts (the
+    sum of the counts of the writes made); ``faults`` how many writes each injection shaped. ``error``
+    says why a stream stopped early (the DUT died, a probe failed); ``interrupted``: it was asked to stop.
+    What was sent and checked until then is kept either way. ``counters_error`` says why the DUT's
+    counters could not be read (``dut_counters`` is then empty: unknown, not zero). ``window_peak``: the
+    most frames the judges held at once; ``timing``: where the stream's real time went (seconds).
     """
 
     sent: list[SentFrame]
@@ -88,10 +104,28 @@ class StreamResult:
     interrupted: bool = False
     counters_error: str | None = None
     meter_format: str | None = None  # the format values were judged at (rig.resolution); None: interfaces'
+    frames_sent: int = 0
+    frames_by_list: Counter[int] = field(default_factory=Counter)
+    interfaces: dict[str, InterfaceSummary] = field(
+        default_factory=lambda: {name: InterfaceSummary(name) for name in INTERFACES})
+    failures: list[Check] = field(default_factory=list)
+    window_peak: int = 0
+    timing: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        """A result made from lists of frames and checks gets its counters and summaries from them."""
+        if self.checks and not any(s.passed + s.failed + s.overtaken for s in self.interfaces.values()):
+            for check in self.checks:
+                self.interfaces.setdefault(check.interface, InterfaceSummary(check.interface)).add(check)
+                if check.outcome is Outcome.FAIL and len(self.failures) < MAX_KEPT_FAILURES:
+                    self.failures.append(check)
+        if self.sent and not self.frames_sent:
+            self.frames_sent = len(self.sent)
+            self.frames_by_list.update(f.list_no for f in self.sent)
 
     @property
-    def failures(self) -> list[Check]:
-        return [c for c in self.checks if c.outcome is Outcome.FAIL]
+    def failures_total(self) -> int:
+        return sum(s.failed for s in self.interfaces.values())
 
     def for_interface(self, interface: str) -> list[Check]:
         return [c for c in self.checks if c.interface == interface]
@@ -116,6 +150,34 @@ class StreamResult:
                 + [c.describe() for c in self.failures])
 
 
+_HOW = {
+    "http": "polled back to back (one request at a time, as fast as the DUT answers)",
+    "modbus": "polled back to back (one request at a time, as fast as the DUT answers)",
+    "mqtt": "every message checked as it arrives (push)",
+}
+
+
+def checking_policy(interfaces: Mapping[str, InterfaceSummary], frames: int) -> dict[str, str]:
+    """How each interface was checked and how many of the ``frames`` to publish it judged, one sentence
+    each: MQTT pushes every frame, so every frame is judged; HTTP and Modbus are polled as often as the
+    DUT answers, and a frame a newer one replaced before a poll saw it is overtaken, not judged (at x1440
+    a frame lasts 1.4 ms, less than a request's round trip)."""
+    out = {}
+    for name, summary in interfaces.items():
+        label = {"http": "HTTP", "modbus": "Modbus", "mqtt": "MQTT"}.get(name, name)
+        checks = summary.passed + summary.failed + summary.overtaken
+        if not checks:
+            out[name] = f"{label}: not checked (not on this bench, or nothing was sent)"
+            continue
+        judged = min(summary.judged, frames) if frames else summary.judged
+        text = f"{label}: {judged:,} of {frames:,} frames judged, {_HOW.get(name, 'checked')}"
+        if summary.overtaken:
+            text += (f"; the other {summary.overtaken:,} were overtaken: a newer frame was shown before a "
+                     "poll could see them")
+        out[name] = text
+    return out
+
+
 def local_reading(reading: dict, timezone: str) -> dict:
     """``reading`` with a timestamp that states its offset turned into the wall clock of ``timezone``, the
     form every interface shows (a reader publishes epoch time, and the probes read it in the bench's zone)."""
@@ -133,7 +195,7 @@ def local_reading(reading: dict, timezone: str) -> dict:
 
 
 async def stream_and_check(
-    emissions: Sequence[Emission],
+    emissions: Iterable[Emission],
     link: Link,
     dut: Dut,
     broker: BrokerAddress | None,
@@ -148,6 +210,8 @@ async def stream_and_check(
     meter_format: str | None = None,
     stop: asyncio.Event | None = None,
     clock: RunClock | None = None,
+    keep: bool = True,
+    total: int | None = None,
 ) -> StreamResult:
     """Write ``emissions`` on their schedule (compressed by ``speed``) and check every interface.
 
@@ -160,24 +224,51 @@ async def stream_and_check(
     judged at the coarser of its resolution and the interface's (the interface's alone when None).
     ``stop``: once set, no further write is made; the frames sent are judged (none past its deadline),
     the counters read, and the result is ``interrupted``. ``clock``: the run's time base for the logs.
+    ``keep``: keep every frame sent and every check in the result (False: counters and summaries only,
+    memory bounded however long the stream). ``total``: the frames to publish, for ``progress`` (counted
+    from ``emissions`` when it is a sequence).
     """
     clock = clock or RunClock()
     http = HttpProbe(dut.http_url, tz=bench.timezone)
     result = StreamResult([], [], {}, meter_format=meter_format)
+    if total is None and isinstance(emissions, Sequence):
+        total = sum(1 for e in emissions if e.reading is not None or e.counts)
+    stream = _Stream(emissions, link, dut, broker, bench, interval_s / speed, speed, run_dir, http, result, clock,
+                     progress, enable_modbus, partial, on_request, stop, keep, total or 0)
     try:
+        began = time.monotonic()
         before = (await asyncio.to_thread(http.health)).get("counters", {})
         try:
+            collecting = time.monotonic()
             with no_full_collections():
-                await _Stream(emissions, link, dut, broker, bench, interval_s / speed, speed, run_dir, http,
-                              result, clock, progress, enable_modbus, partial, on_request, stop).run()
+                result.timing["gc_s"] = time.monotonic() - collecting
+                await stream.run()
         except (ProbeError, DutError, OSError) as exc:
             result.error = f"{exc} (DUT log: {dut.log_path})" if dut.log_path else str(exc)
-        # a frame cut short at the end is counted when the reader's idle flush ends it
-        await asyncio.sleep(max(IDLE_FLUSH_S / speed, IDLE_FLUSH_REAL_MIN_S) + MARGIN_S)
-        await _read_counters(http, dut, before, result)
+        settled = time.monotonic()
+        await _settle_and_count(http, dut, before, result, stream.last_whole, speed)
+        result.timing["settle_s"] = time.monotonic() - settled
+        result.timing["stream_total_s"] = time.monotonic() - began
     finally:
         http.close()
     return result
+
+
+async def _settle_and_count(http: HttpProbe, dut: Dut, before: dict[str, int], result: StreamResult,
+                            last_whole: bool, speed: float) -> None:
+    """The DUT's counters over the stream, once nothing is left for it to count.
+
+    A frame cut short at the end is counted when the reader's idle flush ends it, so the counters are read
+    after that flush. When the last write was a whole frame to publish and the counters read at once
+    already equal what a correct reader counts, nothing is pending at the reader: those are its counters.
+    """
+    if last_whole and result.error is None and not result.interrupted:
+        await _read_counters(http, dut, before, result)
+        if result.counters_error is None and not result.count_mismatches():
+            return
+        result.dut_counters, result.counters_error = {}, None
+    await asyncio.sleep(max(IDLE_FLUSH_S / speed, IDLE_FLUSH_REAL_MIN_S) + MARGIN_S)
+    await _read_counters(http, dut, before, result)
 
 
 @contextlib.contextmanager
@@ -190,11 +281,13 @@ def no_full_collections() -> Iterator[None]:
     """
     thresholds = gc.get_threshold()
     gc.collect()
+    gc.freeze()  # what exists now (modules, the bench) is never scanned again while streaming
     gc.set_threshold(thresholds[0], thresholds[1], 2**31 - 1)  # the third: gen-1 passes before a full one
     try:
         yield
     finally:
         gc.set_threshold(*thresholds)
+        gc.unfreeze()
 
 
 async def _read_counters(http: HttpProbe, dut: Dut, before: dict[str, int], result: StreamResult) -> None:
@@ -227,29 +320,35 @@ def _note(emission: Emission) -> dict[str, object]:
 class _Stream:
     """One stream under way: the writes on their schedule, and the judges of every interface."""
 
-    def __init__(self, emissions: Sequence[Emission], link: Link, dut: Dut, broker: BrokerAddress | None,
+    def __init__(self, emissions: Iterable[Emission], link: Link, dut: Dut, broker: BrokerAddress | None,
                  bench: Bench, interval_real: float, speed: float, run_dir: Path, http: HttpProbe,
                  result: StreamResult, clock: RunClock, progress: Callable[[Progress], None] | None,
-                 enable_modbus: bool, partial: bool, on_request: bool, stop: asyncio.Event | None) -> None:
+                 enable_modbus: bool, partial: bool, on_request: bool, stop: asyncio.Event | None,
+                 keep: bool, total: int) -> None:
         self.emissions, self.link, self.dut, self.broker, self.bench = emissions, link, dut, broker, bench
         self.interval_real, self.speed, self.run_dir, self.http = interval_real, speed, run_dir, http
         self.result, self.clock, self.progress, self.stop = result, clock, progress, stop
         self.enable_modbus, self.partial, self.on_request = enable_modbus, partial, on_request
-        self.state = StreamState(result.meter_format, result.sent)
+        self.keep, self.total = keep, total
+        self.state = StreamState(result.meter_format)
         self.queues: dict[str, asyncio.Queue[SentFrame | None]] = {}
         self.pollers: list[asyncio.Task[None]] = []
         self.mqtt: MqttJudge | None = None
+        self.last_whole = False  # the last write was a whole frame to publish
 
     async def run(self) -> None:
+        timing, began = self.result.timing, time.monotonic()
         modbus = None
         if self.enable_modbus and self.bench.has("modbus") and self.dut.modbus_port is not None:
             await asyncio.to_thread(self.http.configure, {"modbus": {"enabled": True}})
             modbus = ModbusProbe(self.dut.modbus_host or "127.0.0.1", self.dut.modbus_port)
         broker, bench = self.broker, self.bench
-        mqtt_ctx = (MqttProbe(broker.host, broker.port, bench.topic, tz=bench.timezone)
+        mqtt_ctx = (MqttProbe(broker.host, broker.port, bench.topic, tz=bench.timezone, keep=self.keep)
                     if broker is not None and bench.has("mqtt") else _NoMqtt())
-        with (open(self.run_dir / "frames.jsonl", "a", buffering=1) as log,
-              CheckLog(self.result.checks, self.run_dir / "checks.jsonl", self.clock) as checks,
+        result = self.result
+        with (open(self.run_dir / "frames.jsonl", "a", buffering=1 << 16) as log,
+              CheckLog(result.checks if self.keep else None, self.run_dir / "checks.jsonl", self.clock,
+                       result.interfaces, result.failures, MAX_KEPT_FAILURES) as checks,
               contextlib.closing(modbus or _Nothing())):
             log.write(self.clock.header("frames written on the meter line: t when the write began, t_end when "
                                         "its last byte was on the line") + "\n")
@@ -258,16 +357,39 @@ class _Stream:
             async with mqtt_ctx as probe:
                 if isinstance(probe, MqttProbe):
                     # the reader says "online" (retained) once its session is up: frames before it would be lost
-                    await probe.wait_for_status("online", timeout=10)
+                    if not await self._online(probe):
+                        result.interrupted = True
+                        return
                     self.mqtt = MqttJudge(self.state, checks, probe.follow(), lambda: probe.failure,
                                           grace_s=self.interval_real + MARGIN_S)
                     self.mqtt.start()
                 self._start_pollers(modbus, checks)
+                timing["setup_s"] = time.monotonic() - began
                 try:
                     await self._judged_writes(log, checks)
                 finally:
                     if self.mqtt is not None:
                         self.mqtt.cancel()  # finished already, unless the stream itself was cancelled
+                    result.window_peak = self.state.window.peak
+
+    async def _online(self, probe: MqttProbe) -> bool:
+        """Wait (10 s at most) for the reader's MQTT "online"; False, at once, when asked to stop."""
+        waiting = asyncio.ensure_future(probe.wait_for_status("online", timeout=10))
+        if self.stop is None:
+            await waiting
+            return True
+        stopping = asyncio.ensure_future(self.stop.wait())
+        try:
+            await asyncio.wait({waiting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
+        if waiting.done():
+            waiting.result()  # ProbeTimeout when the reader never said it
+            return True
+        waiting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await waiting
+        return False
 
     def _start_pollers(self, modbus: ModbusProbe | None, checks: CheckLog) -> None:
         self.queues["http"] = asyncio.Queue()
@@ -279,49 +401,62 @@ class _Stream:
     async def _judged_writes(self, log: IO[str], checks: CheckLog) -> None:
         """Every write, then the pollers' verdicts on what was sent; MQTT is judged for every frame sent even
         when the stream stops early."""
+        timing = self.result.timing
         try:
             await self._write_all(log, checks)
+            tail = time.monotonic()
             for queue in self.queues.values():
                 queue.put_nowait(None)  # each poller judges what was sent, none past its deadline
             await asyncio.gather(*self.pollers)
+            timing["pollers_after_last_write_s"] = time.monotonic() - tail
         finally:
             for poller in self.pollers:
                 poller.cancel()
             if self.mqtt is not None:
+                tail = time.monotonic()
                 await self.mqtt.finish()
+                timing["mqtt_after_pollers_s"] = time.monotonic() - tail
 
     async def _stopped_before(self, due: float) -> bool:
         """Wait until ``due`` (monotonic); True, at once, when the stream is asked to stop."""
         delay = due - time.monotonic()
-        if self.stop is None:
+        if self.stop is None or delay < STOP_POLL_S:  # a short wait: the stop is seen right after it
             if delay > 0:
                 await asyncio.sleep(delay)
-            return False
-        if delay > 0 and not self.stop.is_set():
+            return self.stop is not None and self.stop.is_set()
+        if not self.stop.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stop.wait(), delay)
         return self.stop.is_set()
 
     async def _write_all(self, log: IO[str], checks: CheckLog) -> None:
         loop = asyncio.get_running_loop()
-        result, state, emissions = self.result, self.state, self.emissions
+        result, state, timing = self.result, self.state, self.result.timing
         expected = ExpectedState()
-        by_list: Counter[int] = Counter()
-        t0 = time.monotonic() + 0.1
-        frames_total = sum(1 for e in emissions if e.reading is not None or e.counts)
-        for i, emission in enumerate(emissions):
-            if await self._stopped_before(t0 + emission.t / self.speed):
+        by_list = result.frames_by_list
+        t0 = time.monotonic() + LEAD_S
+        alive_checked = float("-inf")
+        timing["writes_s"] = 0.0
+        due = t0
+        cpu0 = time.process_time()
+        for i, emission in enumerate(self.emissions):
+            due = t0 + emission.t / self.speed
+            if await self._stopped_before(due):
                 result.interrupted = True
                 return
             for poller in self.pollers:
                 if poller.done():
                     poller.result()  # a poller that died raises its error here, at once
-            if not self.dut.alive():
-                raise DutError(f"the DUT exited after {i} of {len(emissions)} writes")
+            if due - alive_checked >= ALIVE_CHECK_S:
+                alive_checked = due
+                if not self.dut.alive():
+                    raise DutError(f"the DUT exited after {i} writes")
             if self.on_request and self.link.request_line() is False:
                 result.held += 1  # a P1 meter sends nothing while the request is low
                 continue
             t_start = state.last_write_start = time.monotonic()
+            timing["lag_end_s"] = t_start - due
+            timing["writes_s"] = t_start - t0
             if self.mqtt is not None:
                 self.mqtt.writing()
             t_end = await loop.run_in_executor(None, self.link.write, emission.data, _note(emission))
@@ -331,14 +466,15 @@ class _Stream:
                 result.faults[emission.fault] += 1
             reading = local_reading(emission.reading or {}, self.bench.timezone)
             ts = reading.get("timestamp")
+            self.last_whole = emission.published
             if emission.published:
-                record = SentFrame(len(state.sent), emission.at or _no_time(), emission.list or 0, reading,
+                record = SentFrame(result.frames_sent, emission.at or _no_time(), emission.list or 0, reading,
                                    expected.apply(reading), t_end, t_end + self.interval_real + MARGIN_S,
                                    self.partial, t_start)
-                state.sent.append(record)
-                if ts is not None:
-                    state.latest_by_ts[ts] = record.index
-                    state.damaged_ts.discard(ts)
+                state.add(record)
+                result.frames_sent += 1
+                if self.keep:
+                    result.sent.append(record)
                 by_list[record.list_no] += 1
                 for queue in self.queues.values():
                     queue.put_nowait(record)
@@ -347,15 +483,18 @@ class _Stream:
             elif emission.counts.get("frames_ok") and emission.reading is None:
                 result.unjudged = state.unjudged = state.unjudged + 1
             elif ts is not None and ts not in state.latest_by_ts:
-                state.damaged_ts.add(ts)
+                state.add_damaged(ts)
             if self.mqtt is not None:
                 self.mqtt.write_done()
+            state.release()
             log.write(json.dumps({"write": i, "t": round(self.clock.elapsed(t_start), 6),
                                   "t_end": round(self.clock.elapsed(t_end), 6), "list": emission.list,
                                   "fault": emission.fault, "counts": dict(emission.counts),
                                   "hex": emission.data.hex(), "reading": emission.reading}) + "\n")
             if self.progress:
-                self.progress(Progress(sum(by_list.values()), frames_total, by_list, checks.failures))
+                total = max(self.total, result.frames_sent)
+                self.progress(Progress(result.frames_sent, total, by_list, checks.failures))
+        timing["rig_cpu_s"] = time.process_time() - cpu0
 
 
 def _no_time() -> datetime:

@@ -57,6 +57,8 @@ FORMAT_STEPS: dict[str, dict[str, float]] = {
     "KFM_001": _steps(0.1, 0.001, 1.0),  # Kaifa lists: W, 0.1 V, mA, Wh
     "AIDON_V0001": _steps(0.1, 0.1, 10.0),  # Aidon: W, 0.1 V, 0.1 A, 10 Wh (scaler +1)
     "Kamstrup_V0001": _steps(1.0, 0.01, 10.0),  # Kamstrup: W, 1 V, 0.01 A, 10 Wh
+    "Netz NOE": _steps(0.1, 0.01, 1.0),  # Kaifa MA309 as Netz NOE configures it: W, 0.1 V, 0.01 A, Wh
+    "Netz Burgenland": _steps(1.0, 0.01, 1.0),  # Landis+Gyr E450 (Netz Burgenland): W, 1 V, 0.01 A, Wh
 }
 """Per meter format, the step at which the meter states each numeric field."""
 
@@ -64,12 +66,16 @@ FORMAT_STEPS: dict[str, dict[str, float]] = {
 def meter_format(protocol: str | None) -> str | None:
     """The format (a key of ``FORMAT_STEPS``) a profile's ``protocol`` names; None when it names none.
 
-    ``"HDLC/DLMS KFM_001 with OBIS codes"`` -> ``"KFM_001"``; every ``"P1 (...)"`` -> ``"P1"``.
+    ``"HDLC/DLMS KFM_001 with OBIS codes"`` -> ``"KFM_001"``; every ``"P1 (...)"`` -> ``"P1"``; a grid
+    operator's configuration named in brackets, ``"... (Netz NOE)"`` -> ``"Netz NOE"``.
     """
     if not protocol:
         return None
     if protocol.startswith("P1"):
         return "P1"
+    operator = protocol.rpartition("(")[2].rstrip(")").strip() if protocol.endswith(")") else ""
+    if operator in FORMAT_STEPS:
+        return operator
     words = protocol.replace("/", " ").split()
     return next((name for name in FORMAT_STEPS if name in words), None)
 

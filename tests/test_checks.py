@@ -73,3 +73,26 @@ def test_interface_summary_keeps_the_latency_of_a_late_value_too() -> None:
     summary.add(Check("http", 0, Outcome.PASS, 0.010))
     summary.add(Check("http", 1, Outcome.FAIL, 6.3, detail="shown 6300 ms after the frame"))
     assert summary.as_dict()["latency_ms"]["max"] == 6300.0 and summary.failed == 1
+
+
+def test_streamed_latency_quantiles_match_exact_ones_within_half_a_bin() -> None:
+    import random
+
+    from rig.checks import LATENCY_BIN_MS, LatencyHistogram
+
+    rng = random.Random(5)
+    values = [rng.lognormvariate(-4.0, 0.8) - 0.002 for _ in range(20_000)]  # seconds, a few negative
+    histogram = LatencyHistogram()
+    for value in values:
+        histogram.add(value)
+    for q in (0, 1, 10, 50, 90, 99, 99.9):
+        assert abs(histogram.quantile(q) - percentile(values, q)) * 1000 <= LATENCY_BIN_MS / 2 + 1e-9, q
+    assert histogram.quantile(100) == max(values) and histogram.n == len(values)
+    assert len(histogram.bins) < len(values) / 4  # a bin per distinct 0.1 ms, not a slot per value
+
+
+def test_an_empty_histogram_has_no_quantiles() -> None:
+    from rig.checks import LatencyHistogram
+
+    assert math.isnan(LatencyHistogram().quantile(50))
+    assert InterfaceSummary("mqtt").as_dict()["latency_ms"]["p50"] is None

@@ -21,9 +21,10 @@ shape single frames for scenarios that build their own streams.
 
 from __future__ import annotations
 
+import itertools
 import random
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -259,21 +260,27 @@ def emissions_from_frames(frames: Iterable[Frame], start: datetime) -> list[Emis
     time across daylight-saving changes. ``start`` is aware, or the naive meter clock at or before the
     first frame (read at the UTC offset, the first frame's or an hour either side, that puts it closest
     before that frame). A frame marked ``corrupt`` (``with_bad_fcs``) counts one checksum error."""
-    frames = list(frames)
+    return list(iter_emissions_from_frames(frames, start))
+
+
+def iter_emissions_from_frames(frames: Iterable[Frame], start: datetime) -> Iterator[Emission]:
+    """:func:`emissions_from_frames` one write at a time, each frame built only when it is asked for: a
+    stream of any length in constant memory."""
+    frames = iter(frames)
+    first = next(frames, None)
+    if first is None:
+        return
     origin = start
-    if start.tzinfo is None and frames and frames[0].utc is not None:
-        first = frames[0]
+    if start.tzinfo is None and first.utc is not None:
         base = first.utc - (first.at.replace(fold=0) - start)  # start read at the first frame's offset
         candidates = [base + timedelta(hours=h) for h in (-1, 0, 1)]
         origin = min((c for c in candidates if c <= first.utc), key=lambda c: first.utc - c, default=base)
-    return [
-        Emission(
+    for frame in itertools.chain((first,), frames):
+        yield Emission(
             t=_seconds_since(frame, origin), data=frame.data, reading=frame.reading, list=frame.list,
             at=frame.at, counts={"checksum_errors": 1} if frame.corrupt else {"frames_ok": 1},
             fault="bad_fcs" if frame.corrupt else None,
         )
-        for frame in frames
-    ]
 
 
 def _seconds_since(frame: Frame, origin: datetime) -> float:

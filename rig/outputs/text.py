@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from rig.engine import JUDGED_COUNTERS
+from rig.engine import JUDGED_COUNTERS, checking_policy
 from rig.outputs import Destination, Written
 
 if TYPE_CHECKING:
@@ -79,15 +79,22 @@ def format_summary(result: RunResult, record: Record | None = None) -> str:
               "frame before a poll could see it (not a failure).",
               f"resolution: values judged to half a step of the coarser of the meter's format "
               f"({resolution['meter_format'] or 'unknown'}) and the interface's:",
-              "  " + "; ".join(f"{name} {resolution[name]}" for name in result.interfaces)]
+              "  " + "; ".join(f"{name} {resolution[name]}" for name in result.interfaces),
+              "checking:", *(f"  {line}" for line in checking_policy(result.interfaces, result.frames_sent).values())]
+    if result.timing:
+        spent = {k.removesuffix("_s"): v for k, v in result.timing.items()}
+        cpu = spent.pop("rig_cpu", None)
+        lines.append("real time (s): " + ", ".join(f"{k} {v:.3f}" for k, v in spent.items())
+                     + (f"; the rig's CPU while streaming {cpu:.1f} s" if cpu is not None else ""))
     if result.count_mismatches:
         unknown = result.dut_counters is None
         lines += ["", "the DUT's counters:" if unknown else "counters that differ from a correct reader's:"]
         lines += [f"  {m}" for m in result.count_mismatches]
-    if result.failures:
+    failed = max(len(result.failures), sum(s.failed for s in result.interfaces.values()))
+    if failed:
         shown = min(len(result.failures), 10)
-        lines += ["", f"{_count(len(result.failures), 'failed check')}"
-                  + (f" (first {shown}; all in checks.jsonl)" if shown < len(result.failures) else "") + ":"]
+        lines += ["", f"{_count(failed, 'failed check')}"
+                  + (f" (first {shown}; all in checks.jsonl)" if shown < failed else "") + ":"]
         lines += [f"  {c.describe()}" for c in result.failures[:10]]
     if result.error:
         lines += ["", f"error: {result.error}"]

@@ -390,3 +390,23 @@ def test_emissions_from_capture(clean, tmp_path):
     back = emissions_from_capture(capture_mod.read_capture(path))
     assert [replace(e, at=None, t=0) for e in stream] == [replace(e, t=0) for e in back]
     assert [e.t for e in back] == pytest.approx([e.t for e in stream], abs=1e-6)
+
+
+def test_emissions_are_made_one_at_a_time_as_the_stream_asks() -> None:
+    from rig.emulators.faults import emissions_from_frames, iter_emissions_from_frames
+
+    start = datetime(2024, 10, 27, 1, 59, 50)  # the daylight-saving change: t keeps growing with real time
+    built: list[int] = []
+
+    def frames():
+        for i, frame in enumerate(Meter("kaifa-ma304h4", start=start).frames(start=start, count=3600)):
+            built.append(i)
+            yield frame
+
+    lazy = iter_emissions_from_frames(frames(), start)
+    first = next(lazy)
+    assert built == [0] and first.t == 0  # one frame built for one write
+    rest = list(lazy)
+    assert [first, *rest] == emissions_from_frames(Meter("kaifa-ma304h4", start=start).frames(start=start, count=3600),
+                                                   start)
+    assert rest[-1].t == 7198 and list(iter_emissions_from_frames(iter(()), start)) == []
