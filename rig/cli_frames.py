@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from itertools import islice
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -30,6 +31,7 @@ from rig.cli_inputs import (
     reading_json,
     scenario_name,
 )
+from rig.cli_security import security_of, security_options
 from rig.reading import format_reading
 
 
@@ -46,10 +48,14 @@ from rig.reading import format_reading
               help="JSON object of normalized fields to set explicitly (docs/reading.md), e.g. "
                    "'{\"p_import_w\": 1500}'; each must be carried by the list(s) sent.")
 @click.option("--scenario", callback=scenario_name, metavar="NAME", help=SCENARIO_HELP)
+@security_options
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 def frames(meter_id: str, at: str | None, list_no: int | None, count: int, seed: int,
-           overrides: dict | None, scenario: str | None, as_json: bool) -> None:
+           overrides: dict | None, scenario: str | None, as_json: bool, **security: Any) -> None:
     """The frames a meter would send, on its schedule from --at.
+
+    With --key (or on a profile that encrypts by default, with its test keys) every frame is
+    general-glo-ciphered, its frame counter one more than the frame before.
 
     Frames follow each other in real time across daylight-saving changes: the clock a frame shows jumps
     over a skipped hour and shows a repeated hour twice. The text shows it with its UTC offset; `--json`
@@ -63,7 +69,7 @@ def frames(meter_id: str, at: str | None, list_no: int | None, count: int, seed:
     if list_no is not None and list_no not in profile.lists:
         raise click.BadParameter(f"{profile.id} sends no list {list_no}; lists: {sorted(profile.lists)}",
                                  param_hint="'--list'")
-    meter = Meter(profile, seed=seed, start=start, load=scenario)
+    meter = Meter(profile, seed=seed, start=start, load=scenario, security=security_of(profile, **security))
     check_span(meter, start, None, "--at")
 
     def chosen() -> Iterator[tuple[datetime, int]]:
@@ -75,8 +81,10 @@ def frames(meter_id: str, at: str | None, list_no: int | None, count: int, seed:
         return islice(((t, n) for t, n in times if list_no is None or n == list_no), count)
 
     if overrides:
+        first_counter = meter.frame_counter  # the checks encode frames too: the stream starts where asked
         _check_overrides(meter, overrides, start, {list_no} if list_no else _lists_of(chosen(), set(profile.lists)),
                          list_no is None)
+        meter.frame_counter = first_counter
     for when, number in chosen():
         try:
             frame = meter.frame_at(when, number, overrides=overrides)
@@ -90,7 +98,7 @@ def frames(meter_id: str, at: str | None, list_no: int | None, count: int, seed:
             continue
         # the wall clock with its UTC offset, so both passes of a repeated hour read apart
         shown = frame.utc.astimezone(zone(meter.timezone)).isoformat() if frame.utc else frame.at.isoformat()
-        if profile.protocol.startswith("P1"):  # an ASCII telegram: show its text
+        if frame.data[:1] == b"/":  # a plain ASCII telegram: show its text
             click.echo(f"{shown}  List {frame.list}  {len(frame.data)} bytes")
             click.echo(frame.data.decode("ascii").replace("\r\n", "\n"), nl=False)
             click.echo(f"    {format_reading(frame.reading)}")
@@ -124,12 +132,15 @@ def _check_overrides(meter, overrides: dict, at: datetime, lists: set[int], hint
 
 
 def _read_stream(source: str) -> bytes:
-    """The bytes of a stream given as raw bytes, hex text, or the JSON lines of `rig frames --json`."""
+    """The bytes of a stream given as raw bytes, hex text, the JSON lines of `rig frames --json`, or a capture."""
     data = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
     text = data.strip()
     if text.startswith(b"{"):
         try:
-            return b"".join(bytes.fromhex(json.loads(line)["hex"]) for line in text.splitlines() if line.strip())
+            objects = [json.loads(line) for line in text.splitlines() if line.strip()]
+            if objects and isinstance(objects[0], dict) and objects[0].get("format") == "han-rig-capture":
+                objects = objects[1:]  # a capture (captures/README.md): its header, then its chunks
+            return b"".join(bytes.fromhex(obj["hex"]) for obj in objects)
         except (ValueError, KeyError, TypeError, RecursionError) as exc:
             raise click.ClickException(f"JSON lines must each carry a 'hex' field of frame bytes: {exc}") from exc
     if text and re.fullmatch(rb"[0-9A-Fa-f\s]+", text):
@@ -138,6 +149,19 @@ def _read_stream(source: str) -> bytes:
             raise click.ClickException("hex input has an odd number of digits")
         return bytes.fromhex(digits.decode())
     return data
+
+
+class AesEcb:
+    """The AES-128 block primitive (ECB, one block at a time) the firmware's GCM runs on, from the
+    ``cryptography`` package: what MicroPython's ``cryptolib.aes(key, 1)`` is on the device."""
+
+    def __init__(self, key: bytes) -> None:
+        from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+        self._encryptor = Cipher(algorithms.AES(bytes(key)), modes.ECB()).encryptor()
+
+    def encrypt(self, block: bytes) -> bytes:
+        return self._encryptor.update(bytes(block))
 
 
 @click.command()
@@ -160,7 +184,7 @@ def decode(source: str, key: bytes | None, auth_key: bytes | None, as_json: bool
         data = _read_stream(source)
     except OSError as exc:
         raise click.ClickException(f"cannot read {source}: {exc}") from exc
-    decoder = Decoder(key=key, auth_key=auth_key)
+    decoder = Decoder(key=key, auth_key=auth_key, aes=AesEcb)
     results = decoder.feed(data) + decoder.flush()
     for result in results:
         click.echo(json.dumps(result, default=str))

@@ -117,3 +117,13 @@ def is_whole_frame(data: bytes) -> bool:
         and crc16_x25_wire(data[1:end - 2]) == data[end - 2:end]
         and crc16_x25_wire(data[1:-3]) == data[-3:-1]
     )
+
+
+def split_frame(frame: bytes) -> tuple[bytes, bytes, int, bytes]:
+    """``(dest, source, control, info)`` of one whole, checked frame; ValueError when it is not one."""
+    if not is_whole_frame(frame):
+        raise ValueError(f"not one whole HDLC frame with an information field: {frame[:12].hex()}...")
+    dest_end = _address_end(frame, 3, "destination")
+    source_end = _address_end(frame, dest_end, "source")
+    info = bytes(frame[source_end + 3:-3])  # after the control byte and the HCS, before the FCS
+    return bytes(frame[3:dest_end]), bytes(frame[dest_end:source_end]), frame[source_end], info

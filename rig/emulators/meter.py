@@ -7,9 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from rig.emulators.ciphered import seal
 from rig.emulators.model import ENERGY_FIELDS, MeterModel
-from rig.emulators.profiles import MeterProfile, get_profile, profile_timezone
+from rig.emulators.profiles import MeterProfile, get_profile, profile_security, profile_timezone
 from rig.emulators.schedule import ClockHour, clock_hour, to_local, to_utc
+from rig.emulators.security import FRAME_COUNTER_MAX, Security
 from rig.reading import FIELDS, Reading
 
 DEFAULT_START = datetime(2024, 10, 1, 19, 0, 0)
@@ -50,6 +52,11 @@ class Meter:
     ``timezone``, in which the meter's clock runs (daylight-saving changes included). The profile gives the
     schedule and the meter id: Kaifa defaults to ``6970631407262986`` and needs 16 digits; a meter
     whose messages carry no id (Landis+Gyr E360 P1) has ``meter_id`` None and accepts none.
+
+    ``security`` ciphers every frame (general-glo-ciphering on the profile's carrier); None takes the
+    profile's own (``profile.security``: the meters that encrypt by default), if any. The frame counter
+    starts at ``security.frame_counter`` and increases by one per frame encoded (``frame_counter`` is the
+    next one).
     """
 
     def __init__(
@@ -59,8 +66,11 @@ class Meter:
         start: datetime | None = None,
         meter_id: str | None = None,
         load: str | None = None,
+        security: Security | None = None,
     ) -> None:
         self.profile = get_profile(profile) if isinstance(profile, str) else profile
+        self.security: Security | None = security or profile_security(self.profile)
+        self.frame_counter = self.security.frame_counter if self.security else 0
         self.seed = seed
         self.start = start or DEFAULT_START
         self.meter_id = self.profile.resolve_meter_id(meter_id)
@@ -123,7 +133,17 @@ class Meter:
         values = self.profile.frame_values(values, overrides)
         reading = self.profile.quantize(list_no, values, at)
         data = self.profile.encode(list_no, reading, at)
+        if self.security is not None:
+            data = self._seal(data)
         return Frame(at=at, list=list_no, data=data, reading=reading, utc=utc)
+
+    def _seal(self, data: bytes) -> bytes:
+        if self.frame_counter > FRAME_COUNTER_MAX:
+            raise ValueError(f"the frame counter ran out ({FRAME_COUNTER_MAX}): the meter cannot cipher more frames")
+        segment = getattr(self.profile, "segment_bytes", None)
+        sealed = seal(data, self.security, self.frame_counter, **({"segment_bytes": segment} if segment else {}))
+        self.frame_counter += 1
+        return sealed
 
     def frames(
         self, start: datetime | None = None, count: int | None = None, until: datetime | None = None

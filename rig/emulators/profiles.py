@@ -7,11 +7,14 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from rig.emulators.aidon import AIDON_6534
+from rig.emulators.austria import E450_BURGENLAND, MA309_NETZNOE
 from rig.emulators.kaifa import MA304H3E, MA304H4
 from rig.emulators.kaifa_variants import VARIANTS as KAIFA_VARIANTS
 from rig.emulators.kamstrup import OMNIPOWER
 from rig.emulators.landis_gyr import E360
 from rig.emulators.schedule import Schedule
+from rig.emulators.security import Security
+from rig.emulators.smarty import SMARTY
 from rig.line import LineSettings
 from rig.reading import Reading
 
@@ -24,7 +27,8 @@ class MeterProfile(Protocol):
     (the default for None; ValueError when the meter cannot carry the one given); ``frame_values``
     applies explicit overrides to the model's values and derives what the meter derives.
     ``timezone`` is the IANA zone of the meter's clock (read it with :func:`profile_timezone`, which
-    falls back to Europe/Oslo for a profile without one).
+    falls back to Europe/Oslo for a profile without one). A meter that encrypts by default also has
+    ``security`` (a :class:`rig.emulators.security.Security` with test keys), read with :func:`profile_security`.
     """
 
     id: str
@@ -56,7 +60,8 @@ class MeterProfile(Protocol):
 
 
 _PROFILES: dict[str, MeterProfile] = {
-    p.id: p for p in (MA304H4, MA304H3E, E360, *KAIFA_VARIANTS, AIDON_6534, OMNIPOWER)
+    p.id: p for p in (MA304H4, MA304H3E, E360, *KAIFA_VARIANTS, AIDON_6534, OMNIPOWER,
+                      MA309_NETZNOE, E450_BURGENLAND, SMARTY)
 }
 
 
@@ -66,6 +71,11 @@ DEFAULT_TIMEZONE = "Europe/Oslo"
 def profile_timezone(profile: object) -> str:
     """The IANA time zone of a profile's meter clock (Europe/Oslo when the profile names none)."""
     return str(getattr(profile, "timezone", None) or DEFAULT_TIMEZONE)
+
+
+def profile_security(profile: object) -> Security | None:
+    """The security a profile encrypts with by default (test keys), or None for a plain meter."""
+    return getattr(profile, "security", None)
 
 
 def get_profile(profile_id: str) -> MeterProfile:

@@ -142,7 +142,8 @@ def test_profiles_registry():
     assert ids == sorted(ids)
     assert [i for i in ids if i.startswith("kaifa-")] == [
         "kaifa-ma105h2e", "kaifa-ma105h2e-se", "kaifa-ma304h3e", "kaifa-ma304h4", "kaifa-ma304h4-se",
-        "kaifa-ma304h4d-se", "kaifa-ma304t3", "kaifa-ma304t4", "kaifa-ma304t4-se", "kaifa-p1-se",
+        "kaifa-ma304h4d-se", "kaifa-ma304t3", "kaifa-ma304t4", "kaifa-ma304t4-se", "kaifa-ma309-netznoe",
+        "kaifa-p1-se",
     ]
     assert "landis-gyr-e360" in ids
     tn = get_profile("kaifa-ma304h4")
