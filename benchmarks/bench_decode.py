@@ -14,7 +14,9 @@ dsmr-parser: `TelegramParser.parse` with the CRC checked, as the firmware checks
 mean, p50 and p99 of the per-frame times; the peer lines add the ratio of the medians, peer p50 / firmware
 p50 (the median, because other processes on the machine inflate the mean). For Kaifa List 2 the CRC and
 the APDU decoding alone and a byte-by-byte feed are shown too, for the E360 its CRC and its values alone.
-A format the firmware does not read is named and skipped.
+A format the firmware does not read is named and skipped. Kaifa List 2 is also timed encrypted
+(general-glo-ciphering in HDLC: SC 0x20, and 0x30 with its tag checked; GCM on the HAL's AES block, a
+frame counter of its own per frame): the whole feed, decryption included.
 
 --day: the reader's work for each frame of a day of Kaifa traffic (FRAMES, default 43,200: List 1 every
 2 s, List 2 every 10 s, List 3 hourly): Decoder.feed, State.update (timestamp, message text) and the
@@ -36,14 +38,18 @@ CPYTHON = sys.implementation.name == "cpython"
 if CPYTHON:
     # `han` is amshan's package here: the firmware is imported as dut_firmware.han (the same modules)
     sys.path.insert(0, _here + "/..")
+    from dut_firmware.hal.aes import ecb
     from dut_firmware.han import dsmr
     from dut_firmware.han.crc import crc16_arc, crc16_x25
     from dut_firmware.han.decoder import Decoder, decode_llc
+    from dut_firmware.han.gcm import Gcm
 else:
     sys.path.insert(0, _here + "/../dut_firmware")  # `han` as a top-level package, as on the device
+    from hal.aes import ecb
     from han import dsmr
     from han.crc import crc16_arc, crc16_x25
     from han.decoder import Decoder, decode_llc
+    from han.gcm import Gcm
 
 if hasattr(time, "ticks_us"):
     _now = time.ticks_us
@@ -181,6 +187,42 @@ def firmware(n):
     return means
 
 
+def _hdlc(info):
+    """An HDLC frame (address 01 02 01, control 10, as the Kaifa frames) around info."""
+    head = bytes([0xA0 | ((len(info) + 10) >> 8), (len(info) + 10) & 0xFF, 1, 2, 1, 0x10])
+    crc = crc16_x25(head)
+    head += bytes([crc & 0xFF, crc >> 8]) + info
+    crc = crc16_x25(head)
+    return b"\x7e" + head + bytes([crc & 0xFF, crc >> 8]) + b"\x7e"
+
+
+def encrypted(n):
+    """Kaifa List 2 as general-glo-ciphering (SC 0x20, and 0x30 with its tag checked): us per frame, the
+    whole feed of a frame (framing, GCM on the HAL's AES block, replay check, the list), beside the plain
+    List 2. Each frame has a frame counter of its own (a repeated one would be a replay)."""
+    key = bytes(range(16))
+    ak = bytes(range(16, 32))
+    title = b"KFM\x00\x00\x00\x00\x01"
+    plain = LIST2[12:-3]  # the APDU, after flag, header, HCS and LLC
+    g = Gcm(ecb(key))
+    n = min(n, 500)
+    for sc in (0x20, 0x30):
+        frames = []
+        for ic in range(1, n + 52):
+            iv = title + bytes([0, 0, ic >> 8, ic & 0xFF])
+            data, tag = g.encrypt(iv, plain, bytes([sc]) + ak)
+            body = bytes([sc]) + iv[8:] + bytes(data) + (tag if sc == 0x30 else b"")
+            frames.append(_hdlc(b"\xe6\xe7\x00\xdb\x08" + title + bytes([len(body)]) + body))
+        d = Decoder(key=key, auth_key=ak if sc == 0x30 else None, aes=ecb)
+        it = iter(frames)
+        for _ in range(51):  # the first one builds the GHASH table; then a warm-up
+            r = d.feed(next(it))
+            assert r[0]["ok"] and r[0]["reading"]["u_l1_v"] == 235.6, r
+        name = f"firmware Kaifa List 2 SC 0x{sc:02x} ({len(frames[0])} B)"
+        _stats(name, _time(lambda d=d, it=it: d.feed(next(it)), n))
+        assert d.counters["frames_ok"] == n + 51 and d.counters["decrypt_errors"] == 0
+
+
 class _Hist:
     """Times in 10 us buckets up to 20 ms, the largest kept exactly: a few KB whatever the count, so the
     measuring adds next to nothing to what a collection has to scan."""
@@ -313,6 +355,7 @@ def main():
     version = ".".join(str(x) for x in sys.implementation.version[:3])
     print(f"interpreter: {impl} {version}")
     means = firmware(n)
+    encrypted(n)
     if CPYTHON:
         peers(n, means)
 

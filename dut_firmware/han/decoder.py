@@ -1,6 +1,7 @@
 """The meter-side decoder: a byte stream in, normalized readings out (contract: architecture.md s.3).
 
-    d = Decoder(key=None, auth_key=None, max_frame=2048)   # max_frame: flags / CRC line included
+    d = Decoder(key=None, auth_key=None, max_frame=2048, aes=None)  # max_frame: flags / CRC line included
+    d.set_keys(key, auth_key)   # at run time: from the next frame on
     results = d.feed(chunk)     # any chunking; one result per frame completed
     results += d.flush()        # end of stream (or a silence): a pending partial frame is 'truncated'
     d.counters, d.last_error
@@ -14,14 +15,28 @@ run of bytes of no frame once as framing_errors; an error text starts with its c
 Dispatch by the byte at a frame start: 0x7E is HDLC (hdlc.py: a length is trusted only after its
 HCS; after a bad FCS between two flags the search resumes at the closing flag, after any other bad
 frame after its start, its remains not counted again), '/' is P1 (p1.py, dsmr.py: "p1/dsmr", list
-None). Inside HDLC the list's content picks the decoder: an array of OBIS structures is Aidon
-("hdlc/aidon"), a structure opening with a visible-string is Kamstrup ("hdlc/kamstrup"), any other
-structure Kaifa. The buffer is allocated once; no per-byte copies.
+None), 0x68 a wired M-Bus long frame (mbus.py: "mbus/..."), 0xDB a general-glo-ciphering APDU sent
+raw on P1 (the Luxembourg way: "p1/..."). Inside HDLC the list's content picks the decoder: an array of
+OBIS structures is Aidon ("hdlc/aidon"), a structure opening with a visible-string is Kamstrup
+("hdlc/kamstrup"), the lists of obislist.py ("obis-list", "lgz-e450-values"), any other structure Kaifa.
+
+Encrypted APDUs (general-glo-ciphering, cipher.py) are decrypted with ``key`` (and the tag checked with
+``auth_key`` when given) through ``aes`` (key -> AES-ECB block object: the HAL's; None: MicroPython's
+cryptolib); no key, a wrong key or a failed tag count in decrypt_errors ("decrypt: ..."), a frame
+counter of a system title that does not increase in replays ("replay: ..."); neither is published.
+A message in several frames (HDLC segments, M-Bus segments, general-block-transfer blocks:
+segments.py) gives one result, when its last frame arrives; one that lost a frame counts once as
+truncated. The buffer is allocated once; no per-byte copies of unsegmented plaintext frames.
 """
 
 # the large modules first: compiled into a heap not yet fragmented by the others (MicroPython)
 from . import dsmr, p1, dlms, hdlc, kaifa, aidon, kamstrup, cosem_time  # noqa: I001
-from .dlms import DecryptError
+from .dlms import DecryptError, ReplayError
+
+# loaded on first use (small heaps: a reader of plain HDLC or P1 never needs them): M-Bus and raw APDU
+# framing (wired, mbus), messages in several frames (segments), decryption (cipher, gcm), other lists
+_GBT = 0xE0
+_GGC = 0xDB
 
 COUNTERS = (
     "frames_ok",
@@ -31,12 +46,15 @@ COUNTERS = (
     "oversized",
     "unknown_format",
     "decrypt_errors",
+    "replays",
 )
 
 DEFAULT_MAX_FRAME = 2048
+MAX_MESSAGE = 4096  # a message put together from several frames
 
 _FLAG = b"\x7e"
 _SLASH = b"/"
+_STARTS = (b"/", b"\x68", b"\xdb")  # what else may start a frame
 _ARRAY = 0x01
 _STRUCTURE = 0x02
 
@@ -52,12 +70,14 @@ def _decode_apdu(apdu):
     elif body and isinstance(body[0], str):
         r = kamstrup.decode(body, when)
     else:
-        r = kaifa.decode(body, when)
+        try:
+            r = kaifa.decode(body, when)
+        except ValueError:
+            from . import obislist
+            if not body or not obislist.matches(body):
+                raise
+            r = obislist.decode(body, when)
     return r[0], r[1], r[2], (None if when is None else cosem_time.dst(when))
-
-
-def _decode_info(info):
-    return _decode_apdu(dlms.strip_llc(info))
 
 
 def _decode_p1(telegram):
@@ -76,17 +96,40 @@ def decode_llc(payload):
 
 
 class Decoder:
-    def __init__(self, key=None, auth_key=None, max_frame=DEFAULT_MAX_FRAME):
+    def __init__(self, key=None, auth_key=None, max_frame=DEFAULT_MAX_FRAME, aes=None):
         self.key = key
         self.auth_key = auth_key
         self.max_frame = max_frame
+        self._aes = aes
+        self._cipher = None  # cipher.Ciphering, made with the first key (early: a heap not yet fragmented)
+        self._asm = None  # segments.Assembler, once a message in several frames came
+        self._wired = None  # the wired module, once an M-Bus frame or a raw APDU came
+        self._skip = 0  # the next block of an encrypted general-block-transfer passed over (no key)
         self.counters = {}
         for name in COUNTERS:
             self.counters[name] = 0
         self.last_error = None
         self._buf = bytearray(max(max_frame, 64))
         self._dst_bit = False  # the meter has set the DST bit of its clock status: it carries one
+        self._p1_crc = False  # the meter has sent a P1 telegram with a CRC: every telegram must have one
         self._reset()
+        if key:  # after the buffer: its one large block first
+            self._ciphering()
+
+    def set_keys(self, key, auth_key):
+        """Keys for the frames from the next one on; the bytes held and every counter stay."""
+        self.key = key
+        self.auth_key = auth_key
+        if self._cipher is not None:
+            self._cipher.set_keys(key, auth_key)
+        elif key:
+            self._ciphering()
+
+    def _ciphering(self):
+        if self._cipher is None:
+            from .cipher import Ciphering
+            self._cipher = Ciphering(self.key, self.auth_key, self._aes)
+        return self._cipher
 
     def _reset(self):
         self._pos = 0  # first byte not yet consumed
@@ -142,6 +185,9 @@ class Decoder:
             if buf[pos] == 0x2F:  # a P1 candidate still waiting for bytes
                 p1.cut(self, out, pos, end)
                 continue
+            if buf[pos] != 0x7E:  # an M-Bus frame or a raw APDU still waiting for bytes
+                self._other().cut(self, out, buf, pos, end)
+                continue
             if end - pos == 1:  # a lone closing/idle flag
                 break
             self._end_garbage(out)
@@ -154,6 +200,9 @@ class Decoder:
             self._need = 0
             self._quiet = True
         self._end_garbage(out)
+        if self._asm is not None:
+            self._asm.flush()
+            self._lost(out, "hdlc")
         self._reset()
         return out
 
@@ -225,13 +274,20 @@ class Decoder:
                     break
                 pos = q
                 continue
+            if b == 0x68 or b == 0xDB:
+                q = self._other().step(self, out, buf, pos, end)
+                if q < 0:
+                    break
+                pos = q
+                continue
             if b != 0x7E:
                 q = buf.find(_FLAG, pos, end)
                 if q < 0:
                     q = end
-                k = buf.find(_SLASH, pos, q)
-                if k >= 0:
-                    q = k
+                for s in _STARTS:
+                    k = buf.find(s, pos, q)
+                    if k >= 0:
+                        q = k
                 if not self._quiet:
                     self._garbage += q - pos
                 pos = q
@@ -274,32 +330,86 @@ class Decoder:
         self._decode(out, "p1", _decode_p1, bytes(memoryview(buf)[pos:bang]))
 
     def _frame(self, out, buf, r):
-        if r[4]:
-            self._error(out, "unknown_format", "hdlc",
-                        "unknown format: segmented hdlc frame (not supported yet)")
-            return
-        # decoded in place: the values are copied out, and the buffer is not touched before the return
-        self._decode(out, "hdlc", _decode_info, memoryview(buf)[r[2]:r[3]])
+        # an unsegmented frame is decoded in place: the values are copied out, and the buffer is not
+        # touched before the return
+        msg = memoryview(buf)[r[2]:r[3]]
+        if r[4] or self._asm is not None:
+            msg = self.assembler().hdlc(msg, r[4])
+            self._lost(out, "hdlc")
+        if msg is not None:
+            self._decode(out, "hdlc", self._info, msg)
+
+    def _other(self):
+        if self._wired is None:
+            from . import wired
+            self._wired = wired
+        return self._wired
+
+    def assembler(self):
+        if self._asm is None:
+            from .segments import Assembler
+            self._asm = Assembler(MAX_MESSAGE)
+        return self._asm
+
+    def _info(self, info):
+        if len(info) > 3 and info[0] == _GBT:
+            skip = self._skip
+            if skip and (info[2] << 8 | info[3]) == skip:
+                self._skip = 0 if info[1] & 0x80 else skip + 1
+                return None  # a block of an encrypted message already counted (no key)
+            if self._asm is not None and self._asm.gbt_pending():
+                return self._apdu(info)  # the blocks after the first come without an LLC header
+        return self._apdu(dlms.strip_llc(info))
+
+    def _apdu(self, apdu):
+        """The result tuple of an APDU, None when it is a block of a message not complete yet."""
+        if len(apdu) > 10 and apdu[0] == _GBT and not self.key and not apdu[1] & 0x80 and apdu[3] == 1:
+            # the first block of an encrypted message while there is no key: counted once, here; its
+            # next blocks are passed over without the assembler (small heaps)
+            k = apdu[6]
+            if apdu[2] == 0 and apdu[7 if k < 0x80 else 7 + (k & 3)] == _GGC:
+                self._skip = 2
+                raise DecryptError("decrypt: no key")
+        if len(apdu) and apdu[0] == _GBT:
+            apdu = self.assembler().gbt(apdu)
+            if apdu is None:
+                return None
+        if len(apdu) and apdu[0] == _GGC:
+            if not self.key:
+                raise DecryptError("decrypt: no key")
+            from .cipher import open_apdu
+            return open_apdu(self._ciphering(), apdu)
+        return _decode_apdu(apdu)
+
+    def _lost(self, out, fmt):
+        if self._asm is not None and self._asm.lost:
+            self._error(out, "truncated", fmt, self._asm.lost)
+            self._asm.lost = None
 
     def _decode(self, out, fmt, decode, data):
         try:
-            kind, list_no, reading, dst = decode(data)
+            r = decode(data)
         except DecryptError as e:
-            self._error(out, "decrypt_errors", fmt, str(e))
-            return
+            r = ("decrypt_errors", str(e))
+        except ReplayError as e:
+            r = ("replays", str(e))
         except ValueError as e:
             msg = str(e)
             if not msg.startswith("unknown"):
                 msg = "unknown format: " + msg
-            self._error(out, "unknown_format", fmt, msg)
-            return
+            r = ("unknown_format", msg)
         except Exception as e:  # never let one odd frame stop the reader
-            self._error(out, "unknown_format", fmt,
-                        "unknown format: decode failed: %s %s" % (type(e).__name__, e))
+            r = ("unknown_format", "unknown format: decode failed: %s %s" % (type(e).__name__, e))
+        self._lost(out, fmt)  # a message this frame's message replaced comes first
+        if r is None:
             return
+        if len(r) == 2:
+            self._error(out, r[0], fmt, r[1])
+            return
+        kind, list_no, reading, dst = r
         self.counters["frames_ok"] += 1
         result = {"ok": True, "format": fmt + "/" + kind, "list": list_no, "reading": reading}
-        if fmt == "hdlc" and dst is not None:
+        if fmt != "p1" and dst is not None:
             if dst:
                 self._dst_bit = True
             elif not self._dst_bit:

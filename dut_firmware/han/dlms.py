@@ -22,6 +22,10 @@ class DecryptError(ValueError):
     """The message is encrypted and could not be decrypted (no key, wrong key, bad tag)."""
 
 
+class ReplayError(ValueError):
+    """The frame counter of a system title did not increase: a replayed (or reordered) frame."""
+
+
 def strip_llc(payload):
     """The APDU after the LLC header E6 E7 00 (a memoryview when given one)."""
     if len(payload) < 3 or payload[0] != 0xE6 or payload[1] != 0xE7 or payload[2] != 0x00:
@@ -40,9 +44,9 @@ def parse_notification(apdu):
     tag = apdu[0]
     if tag != DATA_NOTIFICATION:
         if tag == GENERAL_GLO_CIPHERING:
-            raise DecryptError("encrypted apdu (general-glo-ciphering): decryption not supported yet")
+            raise DecryptError("decrypt: encrypted apdu (general-glo-ciphering): decrypted by a Decoder")
         if tag == GENERAL_BLOCK_TRANSFER:
-            raise UnknownFormat("general-block-transfer apdu (not supported yet)")
+            raise UnknownFormat("unknown format: general-block-transfer apdu: put together by a Decoder")
         raise UnknownFormat("unknown apdu tag 0x%02x" % tag)
     if n < 6:
         raise UnknownFormat("data-notification too short")

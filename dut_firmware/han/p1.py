@@ -56,8 +56,8 @@ def ident(buf, pos, end):
             if i + 1 >= end:
                 return MORE
             return i + 2 if buf[i + 1] == _LF else NO
-        elif not 32 <= b <= 126 or i + 1 >= last:
-            return NO
+        elif not 32 <= b <= 126 or b == _SLASH or i + 1 >= last:
+            return NO  # ('/' opens the next telegram: this one was cut in its ident line)
         i += 1
     return MORE
 
@@ -176,9 +176,13 @@ def step(d, out, buf, pos, end):
             d._tail = 2  # the CRLF after the checksum belongs to the telegram
             d._error(out, "checksum_errors", "p1", "crc mismatch: telegram says %04X, computed %04X"
                      % (r[2], r[3]))
-        else:
+        elif r[3] or not d._p1_crc:
+            if r[3]:
+                d._p1_crc = True  # this meter sends a CRC: a telegram without one has lost it
             d._tail = 2 if r[3] else 0
             d._telegram(out, buf, pos, r[2])
+        else:
+            d._error(out, "checksum_errors", "p1", "crc mismatch: no checksum after '!' (this meter sends one)")
         return r[1]
     d._quiet = True  # the remains of the telegram are not counted again
     if st == INNER:

@@ -1,10 +1,10 @@
 """Aidon and Kamstrup lists (han-protocols.md s.2): the real frames of captures/aidon and captures/kamstrup
 decode to their expected values, in any chunking; malformed lists are unknown_format with a clear error.
 
-The Kamstrup reference frame is encrypted (general-glo-ciphering, SC 0x30). The firmware does not decrypt
-yet, so the test decrypts it with the `cryptography` package (keys in the capture header) and wraps the
-plaintext APDU in a new HDLC frame; without `cryptography` those tests are skipped and a Kamstrup list
-built by hand from the spec layout (``kamstrup_no_list``) still runs.
+The Kamstrup reference frame is encrypted (general-glo-ciphering, SC 0x30). Here, to test the list apart
+from the decryption (which test_encrypted_captures.py tests), it is decrypted with the `cryptography` package
+(keys in the capture header) and the plaintext APDU wrapped in a new HDLC frame; a Kamstrup list built by
+hand from the spec layout (``kamstrup_no_list``) runs too.
 """
 
 import random
@@ -204,8 +204,8 @@ def kamstrup_plaintext_frame():
     length = int.from_bytes(apdu[11:13], "big")
     sc, ic, body = apdu[13], apdu[14:18], apdu[18:13 + length]
     assert sc == 0x30 and len(body) == length - 5  # SC + IC + ciphertext + 12-byte tag
-    # GCM encryption is AES-CTR from counter block IV || 00000002 (IV = system title || IC). The tag of
-    # this capture does not verify with its key_ak, so the plaintext is taken without the tag check.
+    # GCM encryption is AES-CTR from counter block IV || 00000002 (IV = system title || IC); the tag (checked
+    # by the firmware with key_ak, test_encrypted_captures.py) is left out here.
     key = bytes.fromhex(KAMSTRUP["key_ek"])
     ctr = ciphers.Cipher(ciphers.algorithms.AES(key), ciphers.modes.CTR(system_title + ic + b"\x00\x00\x00\x02"))
     plain = ctr.decryptor().update(body[:-12])

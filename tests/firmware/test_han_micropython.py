@@ -128,7 +128,7 @@ def test_micropython_decodes_like_cpython(spec_path, heap, micropython):
     results, c = _stream(cpython, 1)
     assert len(results) == sum(c.values())
     assert c == {"frames_ok": 4 + 1 + 1 + 1, "checksum_errors": 2, "framing_errors": 2, "truncated": 1,
-                 "oversized": 0, "unknown_format": 0, "decrypt_errors": 0}
+                 "oversized": 0, "unknown_format": 0, "decrypt_errors": 0, "replays": 0}
     assert [r["format"] for r in results if r["ok"]] == ["p1/dsmr"] * 4 + ["hdlc/kaifa-kfm001"] + ["p1/dsmr"] * 2
 
 

@@ -107,7 +107,7 @@ def test_annotated_2024_frames(case):
         else:
             assert got == want and type(got) is type(want), (field, got, want)
     assert d.counters == {"frames_ok": 1, "checksum_errors": 0, "framing_errors": 0, "truncated": 0,
-                          "oversized": 0, "unknown_format": 0, "decrypt_errors": 0}
+                          "oversized": 0, "unknown_format": 0, "decrypt_errors": 0, "replays": 0}
 
 
 def test_single_phase_list3_carries_only_l1():
