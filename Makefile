@@ -53,6 +53,10 @@ test: setup test-tools
 	rm -rf $(TEST_DIR)
 	$(VENV)/bin/pytest --rig-run-dir $(TEST_DIR) --html=$(TEST_DIR)/report.html --self-contained-html \
 		--junitxml=$(TEST_DIR)/junit.xml $(TEST_ARGS)
+	@echo "the LED scenarios, on the bench with a simulated photodiode and camera:"
+	$(VENV)/bin/pytest --bench rig/benches/sim-led.toml --rig-run-dir $(TEST_DIR)/led \
+		--html=$(TEST_DIR)/led/report.html --self-contained-html --junitxml=$(TEST_DIR)/led/junit.xml \
+		rig/scenarios/test_led.py
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -270,7 +270,8 @@ class TestConfig:
                                     "clock_scale": 10}))
         cfg = config.load(str(path))
         assert cfg["serial"] == {"device": "/dev/null", "baud": 2400, "parity": None}
-        assert cfg["modbus"] == {"enabled": False, "host": "127.0.0.1", "port": 1502, "unit_id": 1}
+        assert cfg["modbus"] == {"enabled": False, "host": "127.0.0.1", "port": 1502, "unit_id": 1,
+                                 "map": "default", "scale": 1000}
         assert cfg["clock_scale"] == 10.0 and isinstance(cfg["clock_scale"], float)
         assert config.mqtt_topic(cfg) == "han/SIM-0001"
         assert config.mqtt_client_id(cfg) == "han-SIM-0001"
@@ -422,6 +423,7 @@ class TestLed:
         async def go():
             hal = FakeHal()
             lamp = led.Led(hal)
+            lamp._boot_shown = True  # booting already shown for its minimum (see test_boot_shows_long_enough...)
             lamp.boot_done()
             lamp.set_online(online)
             task = asyncio.create_task(lamp.run())
@@ -439,6 +441,20 @@ class TestLed:
         assert events == [(0, led.DIM_RED), (0, led.DIM_GREEN)]
         events = self._play([], online=False)
         assert events == [(0, led.DIM_RED)]
+
+    def test_boot_shows_long_enough_for_an_instrument_to_see_it(self):
+        async def go():
+            hal = FakeHal()
+            lamp = led.Led(hal)
+            task = asyncio.create_task(lamp.run())
+            lamp.boot_done()  # the reader is up at once: booting still shows for its minimum
+            lamp.set_online(True)
+            for _ in range(20):
+                await asyncio.sleep(0)
+            task.cancel()
+            return hal.events
+
+        assert asyncio.run(go()) == [(0, led.DIM_RED), (led.BOOT_SHOW_MS, led.DIM_GREEN)]
 
     def test_read_ok_flash(self):
         events = self._play(["read_ok"])
