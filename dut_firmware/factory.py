@@ -1,0 +1,74 @@
+"""Factory reset: the button held at least 30 s (device time), then pressed, puts every setting back to
+its default and stores that configuration, so the unit leaves the line (or a customer's hands) clean.
+
+Kept through a reset: the unit's identity (``device``) and its wiring (the meter port ``serial.device``,
+where it serves HTTP, its LED, its clock): what the factory gave it, not what a user set. The LED shows
+the factory-reset blink from the hold to the press (led.py); a press after a shorter hold resets nothing.
+"""
+
+import asyncio
+
+import config
+
+HOLD_MS = 30000
+KEEP = ("device", "http", "led", "clock_scale")
+
+
+def factory_settings(cfg):
+    """The configuration a reset leaves: the defaults, with what ``KEEP`` names taken from ``cfg``."""
+    new = config.copy(config.DEFAULTS)
+    for key in KEEP:
+        new[key] = config.copy(cfg[key])
+    new["serial"]["device"] = cfg["serial"]["device"]
+    return new
+
+
+def changes_to(new):
+    """A run-time change (as POST /configuration takes it) that gives ``new``: unset secrets as ``""``."""
+    out = config.copy(new)
+    for sect, key in config.SECRETS:
+        holder = out if sect is None else out[sect]
+        if holder.get(key) is None:
+            holder[key] = ""
+    return out
+
+
+class FactoryReset:
+    """Watches the button (``led.on_button``) and resets the application's configuration."""
+
+    def __init__(self, app):
+        self.app = app
+        self.held_at = None
+        self.resets = 0
+        app.led.on_button = self.button
+
+    def button(self, event):
+        """``"hold"``: the button went down and stays; ``"press"``: it was released (or pressed)."""
+        hal = self.app.hal
+        if event == "hold":
+            self.held_at = hal.uptime_ms()
+            return
+        if self.held_at is None:
+            return
+        held = hal.uptime_ms() - self.held_at
+        self.held_at = None
+        if held < HOLD_MS:
+            self.app.log("INFO", "button held %d ms (less than %d): no factory reset" % (held, HOLD_MS))
+            return
+        asyncio.create_task(self.reset())
+
+    async def reset(self):
+        app = self.app
+        try:
+            await app.configure(changes_to(factory_settings(app.cfg)))
+        except ValueError as exc:
+            app.log("ERROR", "factory reset failed: %s" % exc)
+            return
+        if app.cfg_path:
+            try:
+                config.save(app.cfg, app.cfg_path)
+            except OSError as exc:
+                app.log("ERROR", "factory reset: cannot store the configuration: %r" % (exc,))
+                return
+        self.resets += 1
+        app.log("INFO", "factory reset: every setting back to its default")
