@@ -11,6 +11,12 @@ is known; L1..L3 come from the per-phase fields ``p_l1_import_w`` .. ``q_l3_expo
 the Swedish Aidon list and the Kamstrup Omnipower send),
 ``u`` ([L1, L2, L3] V, 1 decimal), ``i`` ([L1, L2, L3] A, 3 decimals), ``meter_id``, ``meter_type``,
 ``list_version``, ``list`` (null for P1 telegrams). ``null`` where the meter never sent the value.
+
+Estimated energy (state.py ``Estimate``), never in place of the meter's ``ic``/``ec``: ``eic``/``eec``
+(kWh, 3 decimals) the meter's last cumulative import/export plus the energy integrated from active
+power since; ``est`` true when they hold integrated energy, false when they are the meter's counters
+as they came, null (with ``eic``/``eec``) when there is no estimate (before the meter's first counters,
+after a gap in the power readings).
 """
 
 import json
@@ -63,8 +69,9 @@ def _text(value):
 _PHASES = ("l1", "l2", "l3")
 
 
-def build(fields, ts_ms, list_no):
-    """The message text for the merged normalized ``fields``, meter clock ``ts_ms``, list ``list_no``."""
+def build(fields, ts_ms, list_no, energy=None, integrated=None):
+    """The message text for the merged normalized ``fields``, meter clock ``ts_ms``, list ``list_no``;
+    ``energy`` the estimated [import, export] Wh (or None), ``integrated`` its ``est`` flag."""
     g = fields.get
     pi = [to_int(g("p_import_w"))] + [to_int(g("p_%s_import_w" % ph)) for ph in _PHASES]
     pe = [to_int(g("p_export_w"))] + [to_int(g("p_%s_export_w" % ph)) for ph in _PHASES]
@@ -93,6 +100,9 @@ def build(fields, ts_ms, list_no):
         ',"meter_type":', _text(g("meter_type")),
         ',"list_version":', _text(g("list_version")),
         ',"list":', "null" if list_no is None else str(int(list_no)),
+        ',"eic":', "null" if energy is None else fixed(energy[0], 3),
+        ',"eec":', "null" if energy is None else fixed(energy[1], 3),
+        ',"est":', "null" if integrated is None else ("true" if integrated else "false"),
         "}",
     ]
     return "".join(parts)

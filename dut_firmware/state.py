@@ -4,14 +4,29 @@ Each normalized field comes from the latest frame that carried it (a ``None`` in
 carried" and never erases a known value). ``ts`` is the epoch ms of the latest reading's meter clock,
 read in the configured TZ rule when the meter states no offset (a repeated hour by the result's "dst",
 the meter's own DST flag, when it has one). Also: reading and error counters, and the last error with
-its time.
+its time, and the last decryption error (a wrong or missing key, a failed tag, a replayed frame
+counter) with its time, kept apart so that later errors of other kinds do not hide it.
+
+Energy counters never decrease: a frame whose cumulative energy (``e_import_wh``, ``e_export_wh``,
+``r_import_varh``, ``r_export_varh``) is below the value already published, from the same meter, is
+rejected for that counter (the published value stays), counted in ``counter_decreases`` and recorded
+as the last error (code ``counter_decrease``); a changed ``meter_id`` (a new meter) starts afresh.
+
+Energy between the meter's counters (``Estimate``): from each reading that carries a cumulative active
+energy (List 3, a P1 telegram), import and export are integrated from the active power of the readings
+in between, each power held until the next reading (device time). Published only in the estimate's
+own fields (``eic``/``eec``/``est``, see message.py), never in ``ic``/``ec``.
 """
 
 import message
 import tz as tzmod
 
+ENERGY_COUNTERS = ("e_import_wh", "e_export_wh", "r_import_varh", "r_export_varh")
+EST_MAX_STEP_MS = 60000     # device ms between power readings beyond which the estimate stops (null)
+WMS_PER_WH = 3600000        # W x ms in one Wh
+
 COUNTER_NAMES = ("frames_ok", "checksum_errors", "framing_errors", "truncated", "oversized",
-                 "unknown_format", "decrypt_errors")
+                 "unknown_format", "decrypt_errors", "replays")
 
 
 def list_number(result):
@@ -37,7 +52,8 @@ def list_number(result):
     return 1
 
 
-_CODES = (("truncat", "truncated"), ("decrypt", "decrypt"), ("auth", "decrypt"), ("tag", "decrypt"),
+_CODES = (("replay", "replay"), ("truncat", "truncated"), ("decrypt", "decrypt"), ("auth", "decrypt"),
+          ("tag", "decrypt"), ("decreas", "counter_decrease"),
           ("oversiz", "oversized"), ("too long", "oversized"), ("framing", "framing"),
           ("fcs", "checksum"), ("hcs", "checksum"), ("crc", "checksum"), ("checksum", "checksum"),
           ("unknown", "unknown_format"), ("timestamp", "bad_timestamp"), ("exception", "decoder"))
@@ -45,12 +61,78 @@ _CODES = (("truncat", "truncated"), ("decrypt", "decrypt"), ("auth", "decrypt"),
 
 def error_code(text):
     """A short error class of a decoder error message: truncated, checksum, decrypt, oversized,
-    framing, unknown_format, bad_timestamp, decoder or error."""
+    framing, replay, counter_decrease, unknown_format, bad_timestamp, decoder or error."""
     low = str(text).lower()
     for needle, code in _CODES:
         if needle in low:
             return code
     return "error"
+
+
+class Estimate:
+    """Cumulative active energy (Wh) between the meter's own counters, integrated from active power.
+
+    ``rebase`` at each reading carrying the meter's counters; ``step`` at each reading: the power known
+    before it is held over the device time since the previous reading (exact integers: W x ms). Null
+    (``value`` None) before the first counters and after a gap over ``EST_MAX_STEP_MS`` without a
+    power reading, until the next counters. The published value never steps down: after a re-base
+    below what was published (the integral ran ahead of the meter) it holds until the sum passes it.
+    """
+
+    def __init__(self):
+        self.base = None        # [import Wh, export Wh] of the meter's last counters
+        self.acc = [0, 0]       # W x ms integrated since
+        self.power = [None, None]   # W, the power in force
+        self.last_ms = None     # device ms of the last step
+        self.since_ms = None    # device ms of the last re-base
+        self.shown = [None, None]   # the last published Wh (never decreases)
+
+    def step(self, uptime_ms, p_import, p_export):
+        """Integrate the power in force up to ``uptime_ms``, then take the new power."""
+        if uptime_ms is None:
+            return
+        if self.base is not None and self.last_ms is not None:
+            dt = uptime_ms - self.last_ms
+            if dt > EST_MAX_STEP_MS:
+                self.base = None        # power unknown over the gap: no estimate until the next counters
+            elif dt > 0:
+                for k in (0, 1):
+                    if self.power[k] is not None:
+                        self.acc[k] += self.power[k] * dt
+        self.last_ms = uptime_ms
+        self.power = [p_import, p_export]
+
+    def rebase(self, uptime_ms, e_import, e_export):
+        """The meter's own counters arrived: the estimate restarts from them."""
+        if e_import is None and e_export is None:
+            return
+        self.base = [e_import, e_export]
+        self.acc = [0, 0]
+        self.since_ms = uptime_ms
+
+    def reset(self):
+        self.__init__()
+
+    def value(self):
+        """([import Wh, export Wh], integrated) or (None, None) without an estimate."""
+        if self.base is None:
+            return None, None
+        out = []
+        for k in (0, 1):
+            base = self.base[k]
+            if base is None:
+                out.append(None)
+                continue
+            wh = base + self.acc[k] // WMS_PER_WH
+            if self.shown[k] is not None and wh < self.shown[k]:
+                wh = self.shown[k]
+            self.shown[k] = wh
+            out.append(wh)
+        return out, self.acc[0] > 0 or self.acc[1] > 0
+
+
+def _to_int(v):
+    return message.to_int(v)
 
 
 class State:
@@ -65,8 +147,11 @@ class State:
         self.mqtt_not_published = 0
         self.decoder_restarts = 0    # decoder exceptions (a bug): the bytes it held were dropped
         self.base_counters = {}      # counters of decoders replaced at run time (key change)
-        self.last_error = None       # {"code", "format", "ts", "uptime_ms"}
+        self.last_error = None       # {"code", "message", "format", "ts", "uptime_ms"}
+        self.last_decrypt_error = None  # the same, of the last decrypt / replay error
         self.last_reading_uptime_ms = None
+        self.counter_decreases = 0   # cumulative energies below the published one, rejected
+        self.estimate = Estimate()
         self._text = None
 
     @property
@@ -77,9 +162,29 @@ class State:
         """Merge an ok decoder result; returns the new message text. ValueError on a bad timestamp
         is not raised: the timestamp is then ignored and the error recorded."""
         reading = result.get("reading") or {}
+        fields = self.fields
+        meter_id = reading.get("meter_id")
+        if meter_id is not None and fields.get("meter_id") is not None and meter_id != fields["meter_id"]:
+            for key in ENERGY_COUNTERS:     # another meter: its counters start afresh
+                fields.pop(key, None)
+            self.estimate.reset()
+        rejected = None
         for key, value in reading.items():
-            if value is not None:
-                self.fields[key] = value
+            if value is None:
+                continue
+            if key in ENERGY_COUNTERS and key in fields and _to_int(value) < _to_int(fields[key]):
+                rejected = key
+                continue
+            fields[key] = value
+        if rejected is not None:
+            self.counter_decreases += 1
+            self.error("energy counter %s decreased: rejected" % rejected, result.get("format"), uptime_ms,
+                       now_ms)
+        est = self.estimate
+        est.step(uptime_ms, _to_int(fields.get("p_import_w")), _to_int(fields.get("p_export_w")))
+        if rejected not in ("e_import_wh", "e_export_wh") and (
+                reading.get("e_import_wh") is not None or reading.get("e_export_wh") is not None):
+            est.rebase(uptime_ms, _to_int(fields.get("e_import_wh")), _to_int(fields.get("e_export_wh")))
         stamp = reading.get("timestamp")
         if stamp:
             try:
@@ -97,6 +202,8 @@ class State:
         """Record the last error: ``code`` (short class, see ``error_code``) and the full message."""
         self.last_error = {"code": error_code(message_), "message": message_, "format": fmt,
                            "ts": now_ms, "uptime_ms": uptime_ms}
+        if self.last_error["code"] in ("decrypt", "replay"):
+            self.last_decrypt_error = self.last_error
 
     def set_tz(self, tz_rule):
         self.tz = tzmod.Tz(tz_rule)
@@ -106,7 +213,8 @@ class State:
         if not self.readings_published:
             return None
         if self._text is None:
-            self._text = message.build(self.fields, self.ts_ms, self.list_no)
+            energy, integrated = self.estimate.value()
+            self._text = message.build(self.fields, self.ts_ms, self.list_no, energy, integrated)
         return self._text
 
     def retire_decoder(self, decoder):
@@ -116,7 +224,8 @@ class State:
 
     def counters(self, decoder):
         """The decoder counters (``COUNTER_NAMES`` always present; retired decoders included), then
-        ``decoder_restarts``, ``readings_published``, ``mqtt_published``, ``mqtt_not_published``."""
+        ``decoder_restarts``, ``counter_decreases``, ``readings_published``, ``mqtt_published``,
+        ``mqtt_not_published``."""
         out = {}
         for key in COUNTER_NAMES:
             out[key] = 0
@@ -126,6 +235,7 @@ class State:
             for key, value in decoder.counters.items():
                 out[key] = out.get(key, 0) + value
         out["decoder_restarts"] = self.decoder_restarts
+        out["counter_decreases"] = self.counter_decreases
         out["readings_published"] = self.readings_published
         out["mqtt_published"] = self.mqtt_published
         out["mqtt_not_published"] = self.mqtt_not_published

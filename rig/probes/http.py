@@ -1,4 +1,5 @@
-"""HTTP probe: the reader's REST API (``/meter``, ``/han``, ``/health``, ``/configuration``)."""
+"""HTTP probe: the reader's REST API (``/meter``, ``/meter/id``, ``/han``, ``/health``, ``/configuration``,
+the ``/ui`` page)."""
 
 from __future__ import annotations
 
@@ -69,6 +70,17 @@ class HttpProbe:
     def state(self) -> dict[str, Any]:
         """``GET /han``: the ``HAN_STATE_MESSAGE``."""
         return self.get_json("/han")
+
+    def meter_id(self) -> dict[str, Any] | None:
+        """``GET /meter/id``: ``manufacturerId``, ``deviceType`` (and ``meterId``); ``None`` on 503."""
+        return self.get_json("/meter/id", allow_503=True)
+
+    def page(self, path: str = "/ui") -> str:
+        """An HTML page (``/ui``); ``HttpStatusError`` unless 200 with ``text/html``."""
+        resp = self.request("GET", path)
+        if resp.status_code != 200 or not resp.headers.get("Content-Type", "").startswith("text/html"):
+            raise HttpStatusError("GET", resp.url, resp.status_code, resp.text)
+        return resp.text
 
     def health(self) -> dict[str, Any]:
         """``GET /health``: the ``HAN_HEALTH_MESSAGE``."""

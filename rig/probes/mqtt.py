@@ -1,4 +1,5 @@
-"""MQTT probe: subscribes to the reader's topic and collects every message with its arrival time."""
+"""MQTT probes: ``MqttProbe`` subscribes to the reader's topic and collects every meter message with its
+arrival time; ``TopicWatch`` collects any topic filters (per-value subtopics, Home Assistant discovery)."""
 
 from __future__ import annotations
 
@@ -55,7 +56,8 @@ class StatusChange:
 class MqttProbe:
     """Async context manager: subscribes to ``topic`` and ``<topic>/status`` and records everything.
 
-    ``messages`` holds the valid meter messages in arrival order, ``errors`` the malformed ones,
+    ``messages`` holds the valid meter messages in arrival order (unless ``keep`` is False: then only the
+    followers get them), ``errors`` the malformed ones,
     ``status`` the last status payload (``None`` before any), ``statuses`` every status change.
     ``failure`` is set if the connection to the broker is lost (the probe does not reconnect).
     """
@@ -65,6 +67,9 @@ class MqttProbe:
     topic: str
     tz: str = "Europe/Oslo"
     identifier: str | None = None
+    username: str | None = None
+    password: str | None = None
+    keep: bool = True  # False: messages go to the followers only, so a long stream's memory stays flat
     messages: list[MqttMessage] = field(default_factory=list, init=False, repr=False)
     errors: list[MqttPayloadError] = field(default_factory=list, init=False, repr=False)
     statuses: list[StatusChange] = field(default_factory=list, init=False, repr=False)
@@ -94,7 +99,8 @@ class MqttProbe:
 
     async def __aenter__(self) -> MqttProbe:
         self._changed = asyncio.Condition()
-        client = aiomqtt.Client(self.host, self.port, identifier=self.identifier, timeout=5)
+        client = aiomqtt.Client(self.host, self.port, identifier=self.identifier, timeout=5,
+                                username=self.username, password=self.password)
         try:
             await client.__aenter__()
         except aiomqtt.MqttError as exc:
@@ -149,7 +155,8 @@ class MqttProbe:
             self.errors.append(item)
         else:
             item = MqttMessage(arrival, topic, payload, reading, msg.retain)
-            self.messages.append(item)
+            if self.keep:
+                self.messages.append(item)
         for queue in self._followers:
             queue.put_nowait(item)
 
@@ -208,3 +215,91 @@ class MqttProbe:
         except TimeoutError:
             pass
         return result
+
+
+@dataclass(frozen=True)
+class RawMessage:
+    """Any MQTT message as received: ``arrival`` is ``time.monotonic()``."""
+
+    arrival: float
+    topic: str
+    payload: bytes
+    retain: bool
+
+
+class TopicWatch:
+    """Async context manager: subscribes to ``filters`` and keeps every message (``messages``) and the
+    latest per topic (``latest``). ``wait_until(predicate)`` waits for the collection to satisfy it."""
+
+    def __init__(self, host: str, port: int, filters: list[str], username: str | None = None,
+                 password: str | None = None) -> None:
+        self.host, self.port, self.filters = host, port, list(filters)
+        self.username, self.password = username, password
+        self.messages: list[RawMessage] = []
+        self.latest: dict[str, RawMessage] = {}
+        self.failure: BaseException | None = None
+        self._client: aiomqtt.Client | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._changed: asyncio.Event | None = None
+
+    async def __aenter__(self) -> TopicWatch:
+        self._changed = asyncio.Event()
+        client = aiomqtt.Client(self.host, self.port, identifier=f"rig-watch-{os.getpid()}-{next(_ids)}",
+                                timeout=5, username=self.username, password=self.password)
+        try:
+            await client.__aenter__()
+            for topic_filter in self.filters:
+                await client.subscribe(topic_filter, qos=0)
+        except aiomqtt.MqttError as exc:
+            with contextlib.suppress(aiomqtt.MqttError):
+                await client.__aexit__(None, None, None)
+            raise ProbeError(f"MQTT broker {self.host}:{self.port}, {self.filters}: {exc}") from exc
+        self._client = client
+        self._task = asyncio.create_task(self._collect(client), name=f"mqtt-watch {self.filters}")
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        task, self._task = self._task, None
+        client, self._client = self._client, None
+        try:
+            if task is not None:
+                task.cancel()
+                await asyncio.wait([task])
+        finally:
+            if client is not None:
+                with contextlib.suppress(aiomqtt.MqttError):
+                    await client.__aexit__(None, None, None)
+
+    async def _collect(self, client: aiomqtt.Client) -> None:
+        assert self._changed is not None
+        try:
+            async for msg in client.messages:
+                raw = msg.payload if isinstance(msg.payload, bytes) else str(msg.payload).encode()
+                item = RawMessage(time.monotonic(), msg.topic.value, raw, msg.retain)
+                self.messages.append(item)
+                self.latest[item.topic] = item
+                self._changed.set()
+        except aiomqtt.MqttError as exc:
+            self.failure = exc
+            self._changed.set()
+
+    async def publish(self, topic: str, payload: str, retain: bool = False) -> None:
+        """Publish on the watch's own connection (e.g. Home Assistant's birth message)."""
+        if self._client is None:
+            raise ProbeError("TopicWatch is not running: use 'async with TopicWatch(...)'")
+        await self._client.publish(topic, payload, qos=0, retain=retain)
+
+    async def wait_until(self, predicate: Callable[[TopicWatch], bool], timeout: float, what: str) -> None:
+        """Return once ``predicate(self)`` holds; ``ProbeTimeout`` naming ``what`` after ``timeout`` s."""
+        assert self._changed is not None
+        deadline = time.monotonic() + timeout
+        while not predicate(self):
+            if self.failure is not None:
+                raise ProbeError(f"MQTT watch {self.filters}: connection lost: {self.failure}")
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise ProbeTimeout(f"{what}: not seen on {self.filters} within {timeout} s "
+                                   f"({len(self.messages)} messages, topics {sorted(self.latest)[:20]})")
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), left)

@@ -1,0 +1,148 @@
+"""Benchmark: the reader firmware's heap on the real MicroPython unix port, through the firmware's own
+frame path (``App.feed``: decoder, meter state, message text, LED signal), no firmware change.
+
+- boot: the heap in use (``gc.mem_alloc()`` after ``gc.collect()``) by the interpreter alone, after the
+  firmware's imports, and after ``App(cfg)`` is built (decoder buffer, services, state), before its tasks;
+- growth: the heap after a collection every 1,000 frames over 10,000 frames of a Kaifa MA304H4 (Lists 1,
+  2 and the hourly List 3, in their real order, the rig's emulator encoding them); "grows" if the last
+  figure is above the first after the first thousand by more than 1 KiB;
+- garbage per frame: ``gc.mem_alloc()`` after the frame minus before it, with the collector disabled
+  in between (every byte the frame allocated that a collection would take back), per list.
+
+Usage (from the repository root):
+    .venv/bin/python benchmarks/bench_heap.py [--frames 10000] [--heapsize 512K] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from datetime import datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from rig.emulators import Meter  # noqa: E402
+
+DISTINCT = 600  # distinct frames played in a loop (20 min of meter time: Lists 1, 2 and one List 3)
+START = datetime(2024, 10, 1, 18, 50, 0)
+
+# Runs on MicroPython: argv = firmware dir, frames file (list number + hex per line), frame count.
+PROBE = r"""
+import sys, gc
+gc.collect()
+interp = gc.mem_alloc()
+sys.path.insert(0, sys.argv[1])
+import config
+import main
+gc.collect()
+imported = gc.mem_alloc()
+cfg = config.merge(config.DEFAULTS, {"serial": {"device": "/dev/null"}})
+app = main.App(cfg)
+gc.collect()
+boot = gc.mem_alloc()
+boot_free = gc.mem_free()
+import binascii
+frames = []
+with open(sys.argv[2]) as f:
+    for line in f:
+        n, h = line.split()
+        frames.append((int(n), binascii.unhexlify(h)))
+count = int(sys.argv[3])
+from han.decoder import Decoder
+d = Decoder()
+alone = {}
+for i in range(min(count, 1000)):
+    n, data = frames[i % len(frames)]
+    gc.collect()
+    gc.disable()
+    a = gc.mem_alloc()
+    d.feed(data)
+    b = gc.mem_alloc()
+    gc.enable()
+    g = alone.get(n)
+    if g is None:
+        g = alone[n] = [0, 0]
+    g[0] += 1
+    g[1] += b - a
+del d
+gc.collect()
+loaded = gc.mem_alloc()
+after = []
+garbage = {}
+for i in range(count):
+    n, data = frames[i % len(frames)]
+    gc.collect()
+    gc.disable()
+    a = gc.mem_alloc()
+    app.feed(data)
+    b = gc.mem_alloc()
+    gc.enable()
+    g = garbage.get(n)
+    if g is None:
+        g = garbage[n] = [0, 0, 0]
+    g[0] += 1
+    g[1] += b - a
+    if b - a > g[2]:
+        g[2] = b - a
+    if (i + 1) % 1000 == 0:
+        gc.collect()
+        after.append(gc.mem_alloc())
+import json
+print("HEAP " + json.dumps({"interpreter": interp, "imported": imported, "boot": boot, "boot_free": boot_free,
+      "loaded": loaded, "alone": alone, "after": after, "garbage": garbage, "ok": app.decoder.counters["frames_ok"],
+      "errors": sum(app.decoder.counters.values()) - app.decoder.counters["frames_ok"]}))
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--frames", type=int, default=10_000)
+    ap.add_argument("--heapsize", default="512K", help="MicroPython -X heapsize (default 512K)")
+    ap.add_argument("--micropython", type=Path, default=ROOT / ".venv" / "bin" / "micropython")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args(argv)
+    frames = list(Meter("kaifa-ma304h4", seed=1).frames(start=START, count=DISTINCT))
+    with tempfile.TemporaryDirectory() as tmp:
+        probe = Path(tmp) / "probe.py"
+        probe.write_text(PROBE)
+        path = Path(tmp) / "frames.txt"
+        path.write_text("".join(f"{f.list} {f.data.hex()}\n" for f in frames))
+        run = subprocess.run([str(args.micropython), "-X", "heapsize=" + args.heapsize, str(probe),
+                              str(ROOT / "dut_firmware"), str(path), str(args.frames)],
+                             capture_output=True, text=True, timeout=1800)
+    line = [x for x in run.stdout.splitlines() if x.startswith("HEAP ")]
+    if not line:
+        print(run.stdout[-3000:] + run.stderr[-3000:], file=sys.stderr)
+        return 1
+    h = json.loads(line[0][5:])
+    if args.json:
+        print(json.dumps(h))
+        return 0
+    after = h["after"]
+    grows = len(after) > 1 and after[-1] - after[0] > 1024
+    loaded = h["loaded"]
+    print(f"MicroPython unix port, -X heapsize={args.heapsize}; {args.frames} frames of kaifa-ma304h4 "
+          f"({DISTINCT} distinct, looped): {h['ok']} decoded, {h['errors']} errors")
+    print(f"heap at boot (in use after gc.collect()): interpreter {h['interpreter']} B, + firmware imports "
+          f"{h['imported'] - h['interpreter']} B, + App built {h['boot'] - h['imported']} B = {h['boot']} B "
+          f"in use ({h['boot_free']} B free of the heap)")
+    growth = " ".join(f"{x - loaded:+d}" for x in after)
+    print(f"heap in use after gc.collect() every 1,000 frames, minus the {loaded} B in use before the first "
+          f"(boot + the frames held by the benchmark): {growth}")
+    print(f"heap growth over the run (last - first): {after[-1] - after[0] if after else 0:+d} B: "
+          f"{'GROWS' if grows else 'flat'}")
+    for n in sorted(h["garbage"], key=int):
+        k, total, peak = h["garbage"][n]
+        k2, total2 = h["alone"].get(n, (1, 0))
+        print(f"garbage per frame, List {n}: mean {total // k} B, max {peak} B ({k} frames); "
+              f"the decoder alone: mean {total2 // k2} B")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
