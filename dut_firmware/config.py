@@ -1,8 +1,13 @@
 """Settings: defaults, load/merge/save of the JSON config, validation of run-time changes.
 
-Secrets (``meter.key``, ``meter.auth_key``, ``mqtt.password``, ``token``) are write-only: ``public()``
-replaces each by ``null`` and adds ``<name>_set`` (bool) beside it. In a POST, a secret given as
-``null`` leaves it unchanged (so a GET answer can be posted back); ``""`` clears it.
+Secrets (``meter.key``, ``meter.auth_key``, ``mqtt.password``, ``token``, ``read_token``) are
+write-only: ``public()`` replaces each by ``null`` and adds ``<name>_set`` (bool) beside it. In a POST, a
+secret given as ``null`` leaves it unchanged (so a GET answer can be posted back); ``""`` clears it.
+Meter keys are 32 hex digits (AES-128), checked as such; their values appear in no error message.
+
+Tokens (services/http.py): with ``token`` set every request needs ``Authorization: Bearer <token>``
+(401 without it or with another); ``read_token`` (only with a ``token``) is a second token that may read
+every endpoint but change nothing (403 on POST /configuration).
 """
 
 import json
@@ -11,7 +16,8 @@ VERSION = "0.1.0"
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
-SECRETS = (("meter", "key"), ("meter", "auth_key"), ("mqtt", "password"), (None, "token"))
+SECRETS = (("meter", "key"), ("meter", "auth_key"), ("mqtt", "password"), (None, "token"),
+           (None, "read_token"))
 
 # None = an optional string (null allowed). Every key of a section is listed here.
 DEFAULTS = {
@@ -21,14 +27,21 @@ DEFAULTS = {
     "line": {"detected": None, "listen_ms": 12000, "bad_frames": 5, "silence_ms": 30000,
              "data_request": True},
     "http": {"host": "127.0.0.1", "port": 8080},
-    "modbus": {"enabled": False, "host": "127.0.0.1", "port": 5020, "unit_id": 1},
+    # modbus.map: "default" or "han2x" (services/modbus.py); scale: the han2x scale factor, per mille
+    "modbus": {"enabled": False, "host": "127.0.0.1", "port": 5020, "unit_id": 1, "map": "default",
+               "scale": 1000},
+    # mqtt.per_value: also <topic>/<name> per value; discovery: Home Assistant MQTT discovery
     "mqtt": {"enabled": False, "host": "127.0.0.1", "port": 1883, "topic": None, "client_id": None,
-             "username": None, "password": None, "keepalive": 30},
+             "username": None, "password": None, "keepalive": 30, "per_value": False,
+             "discovery": False, "discovery_prefix": "homeassistant"},
+    # mdns (services/mdns.py): advertises _http._tcp on ``interface`` (the software DUT: loopback only)
+    "mdns": {"enabled": False, "interface": "127.0.0.1", "port": 5353},
     "meter": {"key": None, "auth_key": None},
     "tz": "CET-1CEST,M3.5.0,M10.5.0/3",
     "clock_scale": 1.0,
     "led": {"events": None},
     "token": None,
+    "read_token": None,
     "log_level": "info",
     "persist": False,
 }
@@ -75,26 +88,36 @@ def _check_section(changes, defaults, path):
             raise ValueError("%s must be a string or null" % where)
 
 
+_HEX = "0123456789abcdefABCDEF"
+
+
 def _check_hex_key(value, where):
+    """A key is 32 hex digits (16 bytes); the message never quotes the value (a secret)."""
     if value is None or value == "":
         return
-    try:
-        raw = bytes.fromhex(value)
-    except ValueError:
-        raise ValueError("%s must be hex" % where) from None
-    if len(raw) != 16:
-        raise ValueError("%s must be 16 bytes (32 hex digits)" % where)
+    if len(value) != 32:
+        raise ValueError("%s must be 32 hex digits (16 bytes)" % where)
+    for ch in value:
+        if ch not in _HEX:
+            raise ValueError("%s must be 32 hex digits (16 bytes)" % where)
 
 
 def validate(cfg):
     """Semantic checks of a complete (merged) configuration; ValueError with the reason."""
     _check_section(cfg, DEFAULTS, "")
-    for sect in ("http", "modbus", "mqtt"):
+    for sect in ("http", "modbus", "mqtt", "mdns"):
         port = cfg[sect]["port"]
         if not 0 <= port <= 65535:
             raise ValueError("%s.port out of range" % sect)
     if not 0 <= cfg["modbus"]["unit_id"] <= 255:
         raise ValueError("modbus.unit_id out of range")
+    if cfg["modbus"]["map"] not in ("default", "han2x"):
+        raise ValueError("modbus.map must be \"default\" or \"han2x\"")
+    if not 10 <= cfg["modbus"]["scale"] <= 1000000:
+        raise ValueError("modbus.scale must be 10..1000000 (per mille)")
+    prefix = cfg["mqtt"]["discovery_prefix"]
+    if prefix == "" or "#" in prefix or "+" in prefix:
+        raise ValueError("mqtt.discovery_prefix must be a non-empty topic name without wildcards")
     if not 0 <= cfg["mqtt"]["keepalive"] <= 65535:
         raise ValueError("mqtt.keepalive out of range")
     topic = cfg["mqtt"]["topic"]
@@ -118,6 +141,10 @@ def validate(cfg):
         raise ValueError("log_level must be one of %s" % ", ".join(LOG_LEVELS))
     _check_hex_key(cfg["meter"]["key"], "meter.key")
     _check_hex_key(cfg["meter"]["auth_key"], "meter.auth_key")
+    if cfg["read_token"] and not cfg["token"]:
+        raise ValueError("read_token needs a token (the one that may change the configuration)")
+    if cfg["read_token"] and cfg["read_token"] == cfg["token"]:
+        raise ValueError("read_token must differ from token")
     from tz import Tz
     Tz(cfg["tz"])  # raises ValueError when the rule does not parse
 

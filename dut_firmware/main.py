@@ -10,12 +10,14 @@ import asyncio
 import sys
 
 import config
+import factory
 import hal as hal_mod
 import led as led_mod
 import state as state_mod
 from han.decoder import Decoder
 from han.linedetect import LineDetect, line_text, parse_line
 from services.http import HttpServer
+from services.mdns import MdnsResponder
 from services.modbus import ModbusServer
 from services.mqtt import MqttClient
 
@@ -43,11 +45,13 @@ class App:
         self.hal = hal_mod.create(cfg)
         self._min_level = LEVELS[cfg["log_level"].upper()]
         self.led = led_mod.Led(self.hal)
+        self.factory = factory.FactoryReset(self)
         self.state = state_mod.State(cfg["tz"])
         self.decoder = self._new_decoder()
         self.http = HttpServer(self)
         self.modbus = ModbusServer(self)
         self.mqtt = MqttClient(self)
+        self.mdns = MdnsResponder(self)
         self.serial = None
         self.serial_open = False
         self.detect = None
@@ -69,7 +73,7 @@ class App:
     # -- meter side --------------------------------------------------------------------------------
     def _new_decoder(self):
         key, auth_key = config.meter_keys(self.cfg)
-        return Decoder(key=key, auth_key=auth_key)
+        return Decoder(key=key, auth_key=auth_key, aes=self.hal.aes_ecb)
 
     def on_results(self, results):
         if not results:
@@ -310,14 +314,21 @@ class App:
             "reset_reason": self.hal.reset_reason,
             "counters": self.state.counters(self.decoder),
             "last_error": self.state.last_error,
+            "last_decrypt_error": self.state.last_decrypt_error,
             "meter": {"state": self.meter_state(), "format": self.state.format,
                       "list": self.state.list_no},
             "serial": self.serial_status(),
             "modbus": {"enabled": self.cfg["modbus"]["enabled"], "listening": self.modbus.listening,
-                       "port": self.modbus.port},
+                       "port": self.modbus.port, "map": self.cfg["modbus"]["map"],
+                       "counters": self.modbus.counters},
             "mqtt": {"enabled": self.cfg["mqtt"]["enabled"], "connected": self.mqtt.connected,
-                     "sessions": self.mqtt.sessions, "last_error": self.mqtt.last_error},
+                     "sessions": self.mqtt.sessions, "attempts": self.mqtt.attempts,
+                     "births": self.mqtt.births, "values_dropped": self.mqtt.values_dropped,
+                     "last_error": self.mqtt.last_error},
+            "http": self.http.counters(),
             "led": {"patterns_dropped": self.led.dropped},
+            "mdns": {"enabled": self.cfg["mdns"]["enabled"], "running": self.mdns.running,
+                     "counters": self.mdns.counters},
         }
 
     def meter_id(self):
@@ -351,11 +362,12 @@ class App:
                     pass
                 raise ValueError("modbus cannot listen on %s:%d: %r" % (
                     new["modbus"]["host"], new["modbus"]["port"], exc)) from None
+        if new["mdns"] != old["mdns"]:
+            await self._apply_mdns()
         if new["tz"] != old["tz"]:
             self.state.set_tz(new["tz"])
         if new["meter"] != old["meter"]:
-            self.state.retire_decoder(self.decoder)
-            self.decoder = self._new_decoder()
+            self.decoder.set_keys(*config.meter_keys(new))  # from the next frame on
         request = new["line"]["data_request"]
         if new["serial"] != old["serial"] or _detect_params(new) != _detect_params(old):
             self._setup_line()
@@ -383,15 +395,24 @@ class App:
         else:
             await self.modbus.stop()
 
+    async def _apply_mdns(self):
+        m = self.cfg["mdns"]
+        if m["enabled"]:
+            await self.mdns.start(m["port"], m["interface"], self.cfg["http"]["port"])
+        else:
+            await self.mdns.stop()
+
     # -- main ------------------------------------------------------------------------------------------
     async def run(self):
         h = self.cfg["http"]
         await self.http.start(h["host"], h["port"])
         self.log("INFO", "http listening on %s:%d" % (h["host"], h["port"]))
         await self._apply_modbus()
+        await self._apply_mdns()
         # The port is raw before READY: bytes written to a pty still in cooked mode would be mangled.
         self.open_serial()
         asyncio.create_task(self.guard("led", self.led.run))
+        asyncio.create_task(self.guard("led-control", lambda: self.led.control_task(self.log, self.online)))
         asyncio.create_task(self.guard("serial", self.serial_task))
         asyncio.create_task(self.guard("idle", self.idle_task))
         asyncio.create_task(self.guard("detect", self.detect_task))
@@ -417,6 +438,7 @@ class App:
                 await asyncio.sleep(1)
 
     async def shutdown(self):
+        await self.mdns.stop()
         await self.mqtt.stop()
         await self.modbus.stop()
 

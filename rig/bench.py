@@ -11,6 +11,7 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from rig.bench_schema import DEFAULT_MODBUS_PORT, KNOWN_FEATURES, BenchFile, Issue, tz_rule, validate
@@ -44,6 +45,8 @@ class Bench:
     broker_port: int | None = None
     topic_template: str = "han/{serial}"
     features: dict[str, bool] = field(default_factory=dict)
+    led: dict[str, Any] = field(default_factory=dict)  # the [led] section (rig.bench_schema.LedSection)
+    eol: dict[str, Any] = field(default_factory=dict)  # the [eol] section and its slots (rig.bench_schema.EolSection)
 
     @property
     def is_software(self) -> bool:
@@ -100,6 +103,8 @@ def _bench(path: Path, model: BenchFile) -> Bench:
         broker_port=port,
         topic_template=broker.topic,
         features=model.features.model_dump(),
+        led=model.led.model_dump(),
+        eol=model.eol.model_dump(),
     )
 
 

@@ -215,12 +215,53 @@ class FeaturesSection(_Section):
     power: bool = False
 
 
+def _roi(roi: list[int]) -> list[int]:
+    if len(roi) != 4 or roi[0] < 0 or roi[1] < 0 or roi[2] < 6 or roi[3] < 6:
+        raise ValueError(f"must be [x, y, width, height] in pixels (width, height at least 6), got {roi}")
+    return roi
+
+
+class LedSection(_Section):
+    """The LED instruments: ``sim`` is the simulation fed by the software DUT's LED (rig/led/session.py)."""
+
+    photodiode: Text | None = None  # a VISA resource string (TCPIP0::host::port::SOCKET, USB0::...) or "sim"
+    photodiode_rate_hz: Annotated[float, Field(gt=0, le=1e6)] = 2000.0
+    photodiode_full_scale_v: Annotated[float, Field(gt=0)] = 1.0  # volts with the LED at full drive
+    camera: Text | int | None = None  # a camera index, a video file, a stream URL, "sim" or "sim-stream"
+    camera_roi: Annotated[list[int], AfterValidator(_roi)] | None = None  # written by `rig led calibrate`
+    camera_gain: Annotated[float, Field(gt=0)] = 1.0  # light level per (region level / 255)
+
+
+class SlotSection(_Section):
+    """One fixture of an end-of-line station: its supply channel, meter line and LED region."""
+
+    channel: Annotated[int, Field(ge=1, le=16)]
+    link: Annotated[str, AfterValidator(_link)] = "sim"
+    camera_roi: Annotated[list[int], AfterValidator(_roi)] | None = None
+
+
+class EolSection(_Section):
+    """The end-of-line station (rig/eol): its power supply, the port budget units are judged against,
+    the firmware they must run and its fixtures (``[[eol.slot]]``)."""
+
+    supply: Text = "sim"  # a VISA resource string (TCPIP0::host::port::SOCKET) or "sim"
+    port: Literal["han", "p1"] = "han"
+    current_limit_ma: Annotated[float, Field(gt=0, le=3000)] | None = None  # default: twice the budget
+    firmware_version: Text = "0.1.0"
+    boot_limit_ms: Annotated[float, Field(gt=0)] = 3000.0
+    speed: Annotated[float, Field(ge=1, le=1000)] = 60.0  # the units' time compression during the sequence
+    stream_s: Annotated[float, Field(gt=0, le=3600)] = 12.0  # meter seconds streamed per unit
+    slot: list[SlotSection] = []
+
+
 class BenchFile(_Section):
     bench: BenchSection = BenchSection()
     meter: MeterSection = MeterSection()
     dut: DutSection = DutSection()
     broker: BrokerSection = BrokerSection()
     features: FeaturesSection = FeaturesSection()
+    led: LedSection = LedSection()
+    eol: EolSection = EolSection()
 
 
 SECTIONS: dict[str, type[_Section]] = {
@@ -248,6 +289,23 @@ def cross_check(bench: BenchFile) -> list[Issue]:
                                           "(or spawn = true for a broker of the rig's own)"))
     if broker.spawn and broker.url is not None:
         issues.append((("broker", "url"), "unused with spawn = true: set spawn = false to use this broker"))
+    for feature, key, what in (("led_photodiode", "photodiode", "a VISA resource string or 'sim'"),
+                               ("led_camera", "camera", "a camera index, video file, stream URL or 'sim'")):
+        value = getattr(bench.led, key)
+        if getattr(bench.features, feature) and value is None:
+            issues.append((("led", key), f"feature {feature} needs [led] {key} = {what}"))
+        if value in ("sim", "sim-stream") and dut.kind != "software":
+            issues.append((("led", key), "'sim' films the software DUT's LED; a board needs a real instrument"))
+    channels = [slot.channel for slot in bench.eol.slot]
+    for n, channel in enumerate(channels):
+        if channel in channels[:n]:
+            issues.append((("eol", "slot", str(n), "channel"), f"channel {channel} belongs to another slot already"))
+    if bench.eol.slot and dut.kind != "software":
+        issues.append((("eol", "slot"), "the station powers software DUTs only so far (dut kind = 'software')"))
+    for n, slot in enumerate(bench.eol.slot):
+        if dut.kind == "software" and slot.link not in SIM_LINKS:
+            issues.append((("eol", "slot", str(n), "link"), f"the software DUT reads a virtual line: link must be "
+                                                            f"'sim', got {shown(slot.link)}"))
     return issues
 
 
@@ -271,6 +329,9 @@ def _message(err: Any) -> str:
             return f"a key outside any section; {where}"
         if len(loc) == 1:
             return f"unknown section{did_you_mean(loc[0], list(SECTIONS))}; sections: {', '.join(SECTIONS)}"
+        if loc[:2] == ("eol", "slot") and len(loc) == 4:
+            allowed = list(SlotSection.model_fields)
+            return f"unknown key{did_you_mean(str(loc[3]), allowed)}; allowed: {', '.join(allowed)}"
         allowed = list(SECTIONS[loc[0]].model_fields)
         what = "feature" if loc[0] == "features" else "key"
         hint = did_you_mean(loc[1], allowed) or next(

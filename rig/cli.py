@@ -10,15 +10,18 @@ import sys
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import click
 
 from rig.cli_bench import dut, test
 from rig.cli_capture import capture, replay
 from rig.cli_common import load_bench_or_exit, profile_or_exit, run_dir_for
+from rig.cli_eol import eol
 from rig.cli_frames import decode, frames
 from rig.cli_inputs import (
     DURATION_HELP,
+    FIRMWARE_HELP,
     METER_HELP,
     SCENARIO_HELP,
     SEED,
@@ -32,14 +35,20 @@ from rig.cli_inputs import (
     bad,
     bench_file,
     check_fault_specs,
+    check_firmware_bench,
     check_span,
+    firmware_build,
     meter_profile,
     parse_faults,
     parse_time,
     plural,
     scenario_name,
 )
+from rig.cli_led import led
+from rig.cli_regress import regress
 from rig.cli_results import results
+from rig.cli_security import describe as describe_security
+from rig.cli_security import run_security, security_of, security_options
 from rig.reading import format_reading
 
 PORT_HELP = ("Where to play: sim (a pty of the rig's own), a serial device (/dev/ttyUSB0, a pty), "
@@ -71,6 +80,9 @@ main.add_command(dut)
 main.add_command(frames)
 main.add_command(decode)
 main.add_command(results)
+main.add_command(regress)
+main.add_command(led)
+main.add_command(eol)
 
 
 @main.command()
@@ -84,6 +96,9 @@ def meters(as_json: bool) -> None:
             "id": p.id, "make": p.make, "model": p.model, "country": p.country, "protocol": p.protocol,
             "line": str(p.line), "lists": {str(k): v for k, v in p.lists.items()},
         }
+        own = getattr(p, "security", None)
+        if own is not None:  # encrypts by default, with public test keys
+            info["security"] = {**own.redacted(), "keys": "test keys (see README, Encrypted meters)"}
         if as_json:
             click.echo(json.dumps(info))
         else:
@@ -124,10 +139,11 @@ def faults(as_json: bool) -> None:
 @click.option("--bad-fcs-every", type=click.IntRange(2, 1_000_000), metavar="N",
               help="Corrupt the FCS of every Nth frame (the same as --fault bad_fcs:N).")
 @click.option("--scenario", callback=scenario_name, metavar="NAME", help=SCENARIO_HELP)
+@security_options
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per write.")
 def emulate(meter_id: str, port: str, speed: float, duration: float | None, start_text: str | None,
             seed: int, fault_specs: tuple[str, ...], bad_fcs_every: int | None, scenario: str | None,
-            as_json: bool) -> None:
+            as_json: bool, **security_given: Any) -> None:
     """Play a meter into a port on its real schedule, with a live view of every write.
 
     Faults shape the stream as the field does (`rig faults` lists them). Without --duration the meter
@@ -144,7 +160,8 @@ def emulate(meter_id: str, port: str, speed: float, duration: float | None, star
     profile = profile_or_exit(meter_id)
     faults = _faults(fault_specs + ((f"bad_fcs:{bad_fcs_every}",) if bad_fcs_every else ()))
     start = parse_time(start_text) if start_text else datetime.now().replace(microsecond=0)
-    meter = Meter(profile, seed=seed, start=start, load=scenario)
+    security = security_of(profile, **security_given)
+    meter = Meter(profile, seed=seed, start=start, load=scenario, security=security)
     check_span(meter, start, duration, "--start")
     began = meter.utc_of(start)  # meter time is absolute: blocks and pacing in real time, across DST
     window = timedelta(seconds=duration) if duration else timedelta(hours=1)
@@ -170,6 +187,8 @@ def emulate(meter_id: str, port: str, speed: float, duration: float | None, star
     faults_text = f", faults: {' '.join(f.spec for f in faults)}" if faults else ""
     click.echo(f"playing {profile.id} into {port} at {profile.line}, speed x{speed:g}{faults_text}; "
                "Ctrl-C stops", err=True)
+    if security is not None:
+        click.echo(f"frames {describe_security(security)}", err=True)
     t0 = time.monotonic()
     sent = 0
     try:
@@ -226,9 +245,12 @@ def emulate(meter_id: str, port: str, speed: float, duration: float | None, star
 @click.option("--db", "db_url", default="sqlite:///reports/results.sqlite", show_default=True, metavar="URL",
               help="The results database the run's record is stored in.")
 @click.option("--no-store", is_flag=True, help="Do not store the run's record in the results database.")
+@click.option("--firmware", callback=firmware_build, metavar="PATH|REV", help=FIRMWARE_HELP)
+@security_options
 def run(bench_path: str | None, meter_id: str | None, duration: float, speed: float, start_text: str | None,
         seed: int, as_json: bool, run_dir: Path | None, capture_path: Path | None,
-        fault_specs: tuple[str, ...], scenario: str | None, db_url: str, no_store: bool) -> None:
+        fault_specs: tuple[str, ...], scenario: str | None, db_url: str, no_store: bool, firmware,
+        **security_given: Any) -> None:
     """The main job: stream a meter (or a capture) into the bench's DUT and check every output against it.
 
     Exit status 0 only when every frame was decoded or counted as the error it is, exactly as a correct
@@ -242,6 +264,7 @@ def run(bench_path: str | None, meter_id: str | None, duration: float, speed: fl
     from rig.session import RunDirInUse, check_run_dir
 
     bench = load_bench_or_exit(bench_path)
+    check_firmware_bench(firmware, bench)
     meter = meter_id or bench.profile
     profile = profile_or_exit(meter)
     faults = _faults(fault_specs)
@@ -255,6 +278,7 @@ def run(bench_path: str | None, meter_id: str | None, duration: float, speed: fl
     if capture_path is not None and scenario is not None:
         raise click.BadParameter("a capture replays recorded values: give --scenario or --capture, not both",
                                  param_hint="'--scenario'")
+    security, dut_keys = run_security(profile, capture_path is not None, security_given)
     run_dir = run_dir or run_dir_for("run", capture_path.stem if capture_path else meter)
     try:
         check_run_dir(run_dir)
@@ -274,10 +298,13 @@ def run(bench_path: str | None, meter_id: str | None, duration: float, speed: fl
 
     if not as_json:
         what = f"capture {capture_path}" if capture_path else f"meter {meter}"
+        if firmware is not None:
+            what += f", firmware {firmware.spec} ({(firmware.commit or str(firmware.path))[:40]})"
         click.echo(f"bench {bench.name}: {bench.dut_kind} DUT, {what}; logs in {run_dir}", err=True)
     options = RunOptions(bench=bench, run_dir=run_dir, meter=meter, duration_s=duration, speed=speed,
                          seed=seed, start=parse_time(start_text), progress=progress, faults=faults,
-                         capture=capture_path, scenario=scenario, db_url=None if no_store else db_url)
+                         capture=capture_path, scenario=scenario, db_url=None if no_store else db_url,
+                         firmware=firmware, security=security, dut_keys=dut_keys)
     try:
         result = run_bench(options)
     except ValueError as exc:  # a request the rig cannot honour: nothing ran

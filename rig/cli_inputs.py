@@ -248,6 +248,31 @@ def scenario_name(ctx: click.Context, param: click.Parameter, name: str | None) 
         raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
 
 
+FIRMWARE_HELP = ("The firmware build the software DUT runs: a firmware directory (holding main.py) or a git "
+                 "revision of the rig's repository (its dut_firmware/, extracted once into the cache); default: "
+                 "the firmware next to the rig.")
+
+
+def firmware_build(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+    """Callback of ``--firmware``: the :class:`~rig.dut.firmware_tree.FirmwareBuild` a directory or a git
+    revision names (a revision's tree is extracted into the cache here); None when not given."""
+    if value is None:
+        return None
+    from rig.dut.firmware_tree import FirmwareError, resolve_firmware
+
+    try:
+        return resolve_firmware(value)
+    except FirmwareError as exc:
+        raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+
+
+def check_firmware_bench(build: Any, bench: Any, option: str = "--firmware") -> None:
+    """A usage error when a firmware build is given for a board bench (it runs what is flashed on it)."""
+    if build is not None and not bench.is_software:
+        raise bad(option, f"the bench {bench.name} has a board DUT ([dut] kind = \"board\"), which runs the "
+                          "firmware flashed on it; a firmware build runs only on the software DUT")
+
+
 def meter_profile(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     """Callback of ``--meter``: a known profile id (see `rig meters`)."""
     if value is None:

@@ -77,7 +77,8 @@ def _now() -> str:
 @dataclass
 class Record:
     """One run of one DUT. ``dut``: serial, model, firmware (read from the DUT; None when it did not
-    answer) and kind; ``station``: bench, station, bench_file; ``meter``: profile, capture, speed, start,
+    answer), kind and, when known, build (the firmware build a software DUT ran: spec, commit or path,
+    tree_hash); ``station``: bench, station, bench_file; ``meter``: profile, capture, speed, start,
     duration_s; ``links``: run_dir and logs (file name: path)."""
 
     verdict: str
@@ -174,6 +175,10 @@ def count_measurements(frames_sent: int, expected_counts: Mapping[str, int],
     decoded = None if counted is None else int(counted.get("frames_ok", 0))
     out = [Measurement("frames_sent", frames_sent, "frames", low=1),
            Measurement("frames_decoded", decoded, "frames", expected=decodable, tolerance=0)]
+    if counted is not None:  # frames a correct reader accounts for (decoded or counted) that the DUT did not
+        accounted = sum(int(counted.get(name, 0)) for name in JUDGED_COUNTERS)
+        should = sum(expected_counts.get(name, 0) for name in JUDGED_COUNTERS[1:]) + decodable
+        out.append(Measurement("frames_lost", max(0, should - accounted), "frames", high=0))
     for name in JUDGED_COUNTERS[1:]:
         want = expected_counts.get(name, 0)
         got = None if counted is None else counted.get(name, 0)
@@ -192,8 +197,8 @@ def interface_measurements(interfaces: Mapping[str, InterfaceSummary],
                 Measurement(f"{interface}.failed", summary.failed, "checks", high=0),
                 Measurement(f"{interface}.overtaken", summary.overtaken, "checks")]
         latency = summary.as_dict()["latency_ms"]
-        for q in ("p50", "p99", "max"):
-            if latency[q] is not None:
+        for q in ("p50", "p95", "p99", "max"):
+            if latency.get(q) is not None:
                 out.append(Measurement(f"{interface}.latency_{q}", latency[q], "ms", high=latency_limit_ms))
     return [m.judge() for m in out]
 
@@ -207,10 +212,50 @@ def run_measurements(result: RunResult, interval_s: float | None) -> list[Measur
             + [Measurement("real_time_s", round(result.real_time_s, 2), "s").judge()])
 
 
+def dut_measurements(facts: Mapping[str, Any]) -> list[Measurement]:
+    """What the run saw of the DUT itself, when known: its boot time (``boot_s``, from start to READY) and
+    its free heap at the end of the run (``free_heap_end``, bytes), unjudged."""
+    out = []
+    if facts.get("boot_s") is not None:
+        out.append(Measurement("dut.boot_time", round(float(facts["boot_s"]) * 1000, 1), "ms"))
+    if facts.get("free_heap_end") is not None:
+        out.append(Measurement("dut.free_heap", int(facts["free_heap_end"]), "bytes"))
+    return [m.judge() for m in out]
+
+
+def read_free_heap(http_url: str, timeout: float = 2.0) -> int | None:
+    """The DUT's free heap in bytes from its ``GET /health``; None when it does not answer or say."""
+    from rig.probes.base import ProbeError
+    from rig.probes.http import HttpProbe
+
+    probe = HttpProbe(http_url, timeout=timeout)
+    try:
+        heap = probe.health().get("free_heap")
+        return heap if isinstance(heap, int) and not isinstance(heap, bool) else None
+    except (ProbeError, AttributeError):
+        return None
+    finally:
+        probe.session.close()
+
+
+SECRET_NAMES = frozenset({"key", "auth_key", "password", "token", "read_token"})
+
+
+def redact_keys(value: Any) -> Any:
+    """``value`` with every secret (a ``key``, ``auth_key``, ``password`` or token entry of a mapping, at any
+    depth) shown as ``***``: the meter keys a run used never reach a record, a report or the store."""
+    if isinstance(value, dict):
+        return {k: ("***" if k in SECRET_NAMES and v not in (None, "") else redact_keys(v)) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact_keys(v) for v in value]
+    return value
+
+
 def record_of_run(result: RunResult, bench: Bench, interval_s: float | None = None,
                   identity: dict[str, Any] | None = None, started: str | None = None,
                   ended: str | None = None) -> Record:
-    """The record of a `rig run`; ``identity`` is what :func:`read_dut_identity` read from the DUT."""
+    """The record of a `rig run`; ``identity`` is what :func:`read_dut_identity` read from the DUT, with
+    ``build``, ``boot_s`` and ``free_heap_end`` when known (see :func:`dut_measurements`)."""
     identity = identity or {}
     run_dir = result.run_dir
     logs = {} if run_dir is None or not run_dir.is_dir() else {
@@ -221,11 +266,13 @@ def record_of_run(result: RunResult, bench: Bench, interval_s: float | None = No
         ended=ended or _now(),
         duration_s=round(result.real_time_s, 2),
         dut={"serial": identity.get("serial") or bench.serial_number, "model": identity.get("model"),
-             "firmware": identity.get("firmware"), "kind": bench.dut_kind},
+             "firmware": identity.get("firmware"), "kind": bench.dut_kind,
+             **({"build": identity["build"]} if identity.get("build") else {})},
         station={"bench": bench.name, "station": bench.station, "bench_file": str(bench.path)},
         meter={"profile": result.meter, "capture": result.capture, "speed": result.speed,
-               "start": result.start, "duration_s": result.duration_s},
-        measurements=run_measurements(result, interval_s),
+               "start": result.start, "duration_s": result.duration_s,
+               **({"security": redact_keys(result.security)} if getattr(result, "security", None) else {})},
+        measurements=run_measurements(result, interval_s) + dut_measurements(identity),
         failures=[c.as_dict() for c in result.failures[:50]],  # every check is in checks.jsonl
         links={"run_dir": str(run_dir) if run_dir else None, "logs": logs},
     )

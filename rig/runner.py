@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -19,20 +18,23 @@ from typing import Any
 
 from rig.bench import Bench
 from rig.checks import Check, InterfaceSummary
+from rig.dut.firmware_tree import FirmwareBuild
 from rig.emulators import Meter, get_profile
-from rig.emulators.faults import Emission, Fault, apply_faults, emissions_from_frames
+from rig.emulators.faults import Emission, Fault, apply_faults, iter_emissions_from_frames
+from rig.emulators.security import Security
 from rig.engine import (
     CAPTURE_INTERVAL_S,
     ERROR_COUNTERS,
     INTERFACES,
     Progress,
     StreamResult,
+    checking_policy,
     stream_and_check,
 )
 from rig.line import LineSettings
 from rig.outputs import Destination, Written, write_outputs
 from rig.outputs.text import counter_table, format_summary
-from rig.record import Record, read_dut_identity, record_of_run
+from rig.record import Record, read_dut_identity, read_free_heap, record_of_run
 from rig.resolution import describe as describe_resolution
 from rig.resolution import meter_format
 from rig.runclock import RunClock
@@ -69,6 +71,8 @@ class RunResult:
     interrupted: str | None = None  # the signal that stopped the run ("SIGINT", "SIGTERM")
     record: Record | None = None  # the run's record (rig.record), made when the run ends
     outputs: list[Written] = field(default_factory=list)  # what each output (rig.outputs) did with it
+    timing: dict[str, float] = field(default_factory=dict)  # where the real time went, seconds (rig.engine)
+    security: dict[str, object] | None = None  # the meter's ciphering (general-glo-ciphering), keys as "***"
 
     @property
     def frames_decoded(self) -> int | None:
@@ -95,16 +99,16 @@ class RunResult:
 
     def absorb(self, streamed: StreamResult) -> None:
         """Take the frames, checks and DUT counters of a stream into this run's result."""
-        self.frames_sent = len(streamed.sent)
-        self.frames_by_list = dict(Counter(f.list_no for f in streamed.sent))
+        self.frames_sent = streamed.frames_sent
+        self.frames_by_list = dict(streamed.frames_by_list)
         self.dut_counters = None if streamed.counters_error else streamed.dut_counters  # None: unknown
         self.meter_format = streamed.meter_format
         self.expected_counts = {k: v for k, v in streamed.expected_counts.items() if v}
         self.faults = dict(streamed.faults)
         self.count_mismatches = streamed.count_mismatches()
-        for check in streamed.checks:
-            self.interfaces[check.interface].add(check)
-        self.failures = streamed.failures
+        self.interfaces.update(streamed.interfaces)
+        self.failures = streamed.failures  # the first ones; every check is in checks.jsonl
+        self.timing.update(streamed.timing)
         self.error = streamed.error
 
     def as_dict(self) -> dict[str, object]:
@@ -125,12 +129,15 @@ class RunResult:
             "count_mismatches": self.count_mismatches,
             "interfaces": {name: s.as_dict() for name, s in self.interfaces.items()},
             "resolution": self.resolution(),
-            "failures_total": len(self.failures),
+            "checking": checking_policy(self.interfaces, self.frames_sent),
+            "timing_s": {k: round(v, 3) for k, v in self.timing.items()},
+            "failures_total": max(len(self.failures), sum(s.failed for s in self.interfaces.values())),
             "failures": [c.as_dict() for c in self.failures[:50]],  # every check is in checks.jsonl
             "run_dir": str(self.run_dir) if self.run_dir else None,
             "error": self.error,
             "interrupted": self.interrupted,
             "verdict": self.verdict,
+            **({"security": self.security} if self.security else {}),
         }
 
     def resolution(self) -> dict[str, object]:
@@ -155,6 +162,10 @@ class RunOptions:
     capture: Path | None = None
     scenario: str | None = None  # the meter's load scenario (rig.emulators.loads); None: household
     db_url: str | None = None  # the results database the record goes to (rig.results.store); None: none
+    firmware: FirmwareBuild | None = None  # the build the software DUT runs (rig.dut.firmware_tree); None: the rig's
+    security: Security | None = None  # how the meter ciphers its frames; None: the profile's own (if it encrypts)
+    # the meter keys the DUT is configured with ({"key": hex, "auth_key": hex}); None: the meter's own
+    dut_keys: dict[str, str | None] | None = None
 
 
 def default_start(now: datetime | None = None) -> datetime:
@@ -171,7 +182,7 @@ class _Plan:
     label: str
     meter: str | None  # the profile id the line's capture names, when known
     line: LineSettings
-    emissions: list[Emission]
+    emissions: Iterable[Emission]  # a generator for a clean meter: each frame built when the stream needs it
     interval_s: float
     start: str
     duration_s: float
@@ -179,6 +190,9 @@ class _Plan:
     on_request: bool = False  # a P1 meter: it sends only while the reader raises the data-request line
     timezone: str | None = None  # the meter clock's zone (the DUT and the probes read local time in it)
     meter_format: str | None = None  # the meter's format, whose resolution checks allow (rig.resolution)
+    frames_total: int | None = None  # the frames to publish, when known before streaming (progress)
+    meter_keys: dict[str, str] | None = None  # what the DUT is configured with (secrets: never written out)
+    security: dict[str, object] | None = None  # the meter's ciphering, keys redacted
 
 
 def _plan(options: RunOptions) -> _Plan:
@@ -196,18 +210,33 @@ def _plan(options: RunOptions) -> _Plan:
         line = capture.line or DEFAULT_CAPTURE_LINE
         return _Plan(capture.meter or Path(options.capture).stem, capture.meter, line, emissions,
                      CAPTURE_INTERVAL_S, capture.started or "", capture.duration_s, partial=True,
-                     meter_format=_capture_format(capture.meter))
+                     meter_format=_capture_format(capture.meter), meter_keys=_dut_keys(options.dut_keys))
     profile = get_profile(options.meter or bench.profile)
     start = options.start or default_start()
-    meter = Meter(profile, seed=options.seed, start=start, load=options.scenario)
+    meter = Meter(profile, seed=options.seed, start=start, load=options.scenario, security=options.security)
     # Meter time is absolute: the duration is real time, across daylight-saving changes (23 h / 25 h days).
     began = meter.utc_of(start)  # ValueError for a start in the hour the clock skips
     until = meter.local_of(began + timedelta(seconds=options.duration_s))
-    frames = list(meter.frames(start=start, until=until))
-    emissions = apply_faults(emissions_from_frames(frames, began), options.faults, seed=options.seed, meter=meter)
+    # Lazily: each frame is built as the stream reaches it. Fault injectors see the whole stream (the middle
+    # of it, one random sequence over it), so a faulted stream is planned in full.
+    emissions: Iterable[Emission] = iter_emissions_from_frames(meter.frames(start=start, until=until), began)
+    total = None
+    if options.faults:
+        emissions = apply_faults(list(emissions), options.faults, seed=options.seed, meter=meter)
+    else:
+        total = sum(1 for _ in profile.schedule.frame_times(start, until=until, timezone=meter.timezone))
     return _Plan(profile.id, profile.id, profile.line, emissions, profile.frame_interval_s, start.isoformat(),
                  options.duration_s, timezone=meter.timezone, on_request=profile.protocol.startswith("P1"),
-                 meter_format=meter_format(profile.protocol))
+                 meter_format=meter_format(profile.protocol), frames_total=total,
+                 meter_keys=_dut_keys(options.dut_keys if options.dut_keys is not None
+                                      else meter.security.config_keys() if meter.security else None),
+                 security=meter.security.redacted() if meter.security else None)
+
+
+def _dut_keys(keys: Mapping[str, str | None] | None) -> dict[str, str] | None:
+    """The keys given to the DUT's config, those not set left out (None: none at all)."""
+    kept = {name: value for name, value in (keys or {}).items() if value}
+    return kept or None
 
 
 def _capture_format(meter: str | None) -> str | None:
@@ -233,6 +262,7 @@ def run(options: RunOptions) -> RunResult:
         plan: _Plan | None = None
         with contextlib.suppress(Interrupted), signals.raising():
             plan = _plan(options)
+        planned = clock.elapsed()
         result = RunResult(
             meter=plan.label if plan else _label(options),
             speed=options.speed,
@@ -244,19 +274,25 @@ def run(options: RunOptions) -> RunResult:
             interfaces={name: InterfaceSummary(name) for name in INTERFACES},
             run_dir=run_dir,
             capture=str(options.capture) if options.capture else None,
+            security=plan.security if plan else None,
         )
         run_dir.mkdir(parents=True, exist_ok=True)
         identity: dict[str, Any] = {}  # the DUT as it names itself, read once it is up
+        timing: dict[str, float] = {}
         if plan is not None:
             with contextlib.suppress(Interrupted):
-                result.absorb(_run_bench(options, plan, clock, signals, identity))
+                result.absorb(_run_bench(options, plan, clock, signals, identity, timing))
         signals.seal()  # the result is decided
         result.interrupted = signals.received
         result.real_time_s = clock.elapsed()
+        down = {"bench_down_s": timing.pop("bench_down_s")} if "bench_down_s" in timing else {}
+        result.timing = {"plan_s": planned, **timing, **result.timing, **down}  # in the order they happened
         result.record = record_of_run(result, options.bench, plan.interval_s if plan else None, identity,
                                       started=clock.started.isoformat(timespec="milliseconds"),
                                       ended=datetime.now(UTC).isoformat(timespec="milliseconds"))
+        writing = clock.elapsed()
         result.outputs = write_outputs(result.record, result, Destination(run_dir, options.db_url))
+        result.timing["outputs_s"] = clock.elapsed() - writing  # shown by `rig run`, after the files are written
     return result
 
 
@@ -266,23 +302,30 @@ def _label(options: RunOptions) -> str:
 
 
 def _run_bench(options: RunOptions, plan: _Plan, clock: RunClock, signals: StopSignals,
-               identity: dict[str, Any]) -> StreamResult:
+               identity: dict[str, Any], timing: dict[str, float]) -> StreamResult:
     """Start the bench (``Interrupted`` by a signal), read the DUT's identity into ``identity``, stream
-    into it until done or stopped, stop it."""
+    into it until done or stopped, stop it; ``timing`` gets the seconds each of those took."""
     bench = options.bench
     if plan.timezone and plan.timezone != bench.timezone:
         bench = replace(bench, timezone=plan.timezone)  # the reader reads the meter's clock in its zone
     run_dir = options.run_dir
     with ExitStack() as stack:
+        stack.callback(lambda: "_down" in timing and timing.update(bench_down_s=clock.elapsed() - timing.pop("_down")))
         with signals.raising():
+            began = clock.elapsed()
             broker, mosquitto = start_broker(bench, run_dir, clock)
             if mosquitto:
                 stack.callback(mosquitto.stop)
             link = open_meter_link(bench, plan.line, options.speed, run_dir, meter=plan.meter, clock=clock)
             stack.callback(link.close)
-            dut = start_dut(bench, run_dir, link, broker, clock_scale=options.speed, clock=clock)
+            dut = start_dut(bench, run_dir, link, broker, clock_scale=options.speed, clock=clock,
+                            firmware=options.firmware, meter_keys=plan.meter_keys)
             stack.callback(dut.stop)
-            identity.update(read_dut_identity(dut.http_url, bench.timezone))
+            stack.callback(lambda: identity.update(free_heap_end=read_free_heap(dut.http_url)))  # before the stop
+            timing["bench_up_s"] = (up := clock.elapsed()) - began
+            identity.update(read_dut_identity(dut.http_url, bench.timezone), boot_s=getattr(dut, "boot_s", None),
+                            build=getattr(dut, "build", None))
+            timing["identity_s"] = clock.elapsed() - up
 
         async def stream() -> StreamResult:
             stop = asyncio.Event()
@@ -291,9 +334,11 @@ def _run_bench(options: RunOptions, plan: _Plan, clock: RunClock, signals: StopS
                     return await stream_and_check(
                         plan.emissions, link, dut, broker, bench, plan.interval_s, options.speed, run_dir,
                         options.progress, partial=plan.partial, on_request=plan.on_request, stop=stop, clock=clock,
-                        meter_format=plan.meter_format,
+                        meter_format=plan.meter_format, keep=False, total=plan.frames_total,
                     )
                 finally:
                     signals.seal()  # the stream is over: the bench comes down whatever arrives now
 
-        return asyncio.run(stream())
+        streamed = asyncio.run(stream())
+        timing["_down"] = clock.elapsed()
+        return streamed

@@ -21,6 +21,7 @@ from types import FrameType
 
 from rig.bench import Bench, BenchError, posix_tz
 from rig.dut.base import Dut
+from rig.dut.firmware_tree import FirmwareBuild
 from rig.line import LineSettings
 from rig.links import Link, open_link
 from rig.runclock import RunClock
@@ -78,12 +79,22 @@ def start_dut(
     clock_scale: float = 1.0,
     modbus_enabled: bool = False,
     clock: RunClock | None = None,
+    firmware: FirmwareBuild | None = None,
+    meter_keys: dict[str, str] | None = None,
 ) -> Dut:
     """Start (software) or reach (board) the bench's DUT, publishing MQTT to ``broker`` when given.
 
-    ``clock_scale`` is the DUT's time compression; ``clock`` the time base of its log.
+    ``clock_scale`` is the DUT's time compression; ``clock`` the time base of its log. ``firmware``: the
+    build the software DUT runs (``rig.dut.firmware_tree``; default: the firmware next to the rig); a
+    board runs what is flashed on it, so a board bench refuses one (``BenchError``). ``meter_keys``
+    (``key``/``auth_key``, 32 hex digits each) go into the software DUT's config (a private file: the run
+    folder gets a copy with the keys redacted); a board keeps the keys it was configured with.
     """
+    if firmware is not None and not bench.is_software:
+        raise BenchError(f"{bench.path}: a board DUT runs the firmware flashed on it; a firmware build "
+                         f"({firmware.spec}) runs only on the software DUT ([dut] kind = \"software\")")
     if bench.is_software:
+        from rig.dut.firmware_tree import FirmwareError, directory_build
         from rig.dut.software import SoftwareDut
 
         mqtt = None
@@ -98,7 +109,13 @@ def start_dut(
             serial_number=bench.serial_number,
             tz=posix_tz(bench.timezone),
             clock=clock,
+            firmware_dir=firmware.path if firmware is not None else None,
+            extra_config={"meter": dict(meter_keys)} if meter_keys else None,
         )
+        try:
+            dut.build = (firmware or directory_build(dut.firmware_dir)).describe()
+        except FirmwareError:
+            pass  # no firmware there: start() says so
     else:
         from rig.dut.bench import BenchDut
 

@@ -158,7 +158,7 @@ def test_an_unknown_section_is_refused_with_the_close_match(tmp_path: Path) -> N
     text, where = _toml(data)
     path, error = _refused(tmp_path, text)
     assert error == (f"{path}:{where[('dutt',)]}: [dutt]: unknown section (did you mean dut?); "
-                     "sections: bench, meter, dut, broker, features")
+                     "sections: bench, meter, dut, broker, features, led, eol")
 
 
 def test_a_key_outside_any_section_says_where_it_belongs(tmp_path: Path) -> None:

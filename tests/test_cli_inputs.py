@@ -40,7 +40,7 @@ FAST = {"emulate": (["--duration=2s", "--speed=100000"], {"port", "speed", "dura
         "replay": (["--speed=100000"], {"port", "speed", "loop_"})}
 SLOW_OPTIONS = {"frames": {"count"}}  # a large valid value would print for long
 EXIT_CODES = {"decode": {0, 1, 2}, "replay": {0, 1, 2}}  # 1: the input was read and a frame or line was bad
-REQUIRED = {"meter_id": "kaifa-ma304h4", "port": "loop://"}
+REQUIRED = {"meter_id": "kaifa-ma304h4", "port": "loop://", "bench_path": "rig/benches/sim-led.toml"}
 NAMES_AN_OPTION = re.compile(r"'(--?[\w-]+|\[?[A-Z_]+\]?)'|No such option|unexpected extra argument")
 
 

@@ -82,7 +82,7 @@ def test_a_record_is_data_and_comes_back_from_it(tmp_path: Path) -> None:
     record = record_of_run(result, load_bench(), 2.0, identity, started="2024-10-01T17:00:00.000+00:00",
                            ended="2024-10-01T17:00:03.456+00:00")
     data = json.loads(json.dumps(record.as_dict()))
-    assert list(data) == ["schema", "id", "kind", "verdict", "started", "ended", "duration_s", "dut", "rig",
+    assert list(data) == ["schema", "id", "kind", "name", "verdict", "started", "ended", "duration_s", "dut", "rig",
                           "station", "meter", "measurements", "failures", "links"]
     assert data["schema"] == SCHEMA and len(data["id"]) == 32 and data["kind"] == "run"
     assert data["verdict"] == "fail" == result.verdict and data["duration_s"] == 3.46

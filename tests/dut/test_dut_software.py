@@ -112,7 +112,7 @@ def test_the_log_counts_seconds_from_the_run_clock_under_a_header(tmp_path):
 
 def test_an_exit_the_rig_did_not_ask_for_is_an_error_logged_when_it_happens(tmp_path):
     fw = firmware(tmp_path, STANDIN.replace("while True:", "time.sleep(0.3)\nraise SystemExit(3)\nwhile True:"))
-    dut = SoftwareDut(tmp_path, "/dev/null", firmware_dir=fw, micropython=sys.executable)
+    dut = SoftwareDut(tmp_path, "/dev/null", firmware_dir=fw, micropython=sys.executable, frozen=False)
     dut.start()
     wait = time.monotonic() + 5
     while dut.alive() and time.monotonic() < wait:
@@ -198,7 +198,7 @@ def test_sigterm_ignored_then_killed(tmp_path):
     fw = firmware(tmp_path, STANDIN)
     # CPython stand-in that ignores SIGTERM (MicroPython has no signal module)
     (fw / "main.py").write_text("import signal\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n" + STANDIN)
-    dut = SoftwareDut(tmp_path, "/dev/null", firmware_dir=fw, micropython=sys.executable)
+    dut = SoftwareDut(tmp_path, "/dev/null", firmware_dir=fw, micropython=sys.executable, frozen=False)
     dut.start()
     t = time.monotonic()
     assert dut.stop(timeout=0.5) == -9
