@@ -8,8 +8,6 @@ is the drive the firmware wrote, through the photodiode's optical rise time, plu
 
 from __future__ import annotations
 
-import socket
-import socketserver
 import threading
 import time
 from collections.abc import Callable
@@ -17,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from rig.instruments.scpi import Command, ScpiError, ieee_block, parse_command
+from rig.instruments.scpi import Command, ScpiError, ieee_block
+from rig.instruments.sim_server import SimInstrument, number
 from rig.led.render import EventsError, latest_run, light, parse_events
 
 IDN = "HAN-RIG,SIM-PD3,0001,1.0"
@@ -98,12 +97,12 @@ class ScopeState:
         if h in ("ACQ:SRAT", "ACQUIRE:SRATE"):
             if cmd.query:
                 return f"{self.rate:g}".encode()
-            self.rate = _number(args, 1.0, 1e6, h)
+            self.rate = number(args, 1.0, 1e6, h)
             return None
         if h in ("ACQ:POIN", "ACQUIRE:POINTS"):
             if cmd.query:
                 return str(self.points).encode()
-            self.points = int(_number(args, 1, MAX_POINTS, h))
+            self.points = int(number(args, 1, MAX_POINTS, h))
             return None
         if h == "CHAN:COUN" and cmd.query:
             return str(self.channels).encode()
@@ -129,66 +128,11 @@ class ScopeState:
         raise ScpiError(f'-113,"Undefined header; {h}{"?" if cmd.query else ""}"')
 
 
-def _number(args: tuple[str, ...], low: float, high: float, header: str) -> float:
-    try:
-        value = float(args[0]) if len(args) == 1 else float("nan")
-    except ValueError:
-        value = float("nan")
-    if not low <= value <= high:
-        raise ScpiError(f'-222,"Data out of range; {header} takes one number {low:g}..{high:g}, got {args!r}"')
-    return value
+class SimScope(SimInstrument):
+    """The simulated scope, serving on a free loopback port; a context manager."""
 
-
-class _Handler(socketserver.StreamRequestHandler):
-    def handle(self) -> None:
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        state: ScopeState = self.server.state  # type: ignore[attr-defined]
-        for raw in self.rfile:
-            line = raw.decode("ascii", errors="replace").strip()
-            if not line:
-                continue
-            for part in line.split(";"):
-                with state.lock:
-                    try:
-                        answer = state.handle(parse_command(part))
-                    except ScpiError as exc:
-                        state.errors.append(str(exc) if str(exc)[:1] in "-0123456789" else f'-100,"{exc}"')
-                        answer = None
-                if answer is not None:
-                    self.wfile.write(answer + b"\n")
-                    self.wfile.flush()
-
-
-class _Server(socketserver.ThreadingTCPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-
-class SimScope:
-    """The simulated instrument, serving on a free loopback port; a context manager."""
+    name = "sim scope"
+    state: ScopeState
 
     def __init__(self, state: ScopeState, host: str = "127.0.0.1") -> None:
-        self.state = state
-        self._server = _Server((host, 0), _Handler)
-        self._server.state = state  # type: ignore[attr-defined]
-        self.host, self.port = self._server.server_address[:2]
-        self._thread = threading.Thread(target=self._server.serve_forever, name="sim scope", daemon=True)
-
-    @property
-    def resource(self) -> str:
-        """The VISA resource string that reaches it."""
-        return f"TCPIP0::{self.host}::{self.port}::SOCKET"
-
-    def start(self) -> SimScope:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def __enter__(self) -> SimScope:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        super().__init__(state, host)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from rig.instruments.scpi import Command, ScpiError
-from rig.instruments.sim_scope import _Handler, _Server
+from rig.instruments.sim_server import SimInstrument, number
 
 IDN = "HAN-RIG,SIM-PSU4,0001,1.0"
 MAX_VOLTS = 30.0
@@ -278,14 +278,14 @@ class SupplyState:
         if h in ("VOLT", "VOLTAGE"):
             if cmd.query:
                 return f"{ch.volts:g}".encode()
-            ch.volts = _number(args, 0.0, MAX_VOLTS, h)
+            ch.volts = number(args, 0.0, MAX_VOLTS, h)
             if ch.on and ch.starved:
                 self._power(ch)
             return None
         if h in ("CURR", "CURRENT"):
             if cmd.query:
                 return f"{ch.limit:g}".encode()
-            ch.limit = _number(args, 0.0, MAX_AMPS, h)
+            ch.limit = number(args, 0.0, MAX_AMPS, h)
             return None
         if h == "MEAS:VOLT" and cmd.query:
             return f"{ch.volts if ch.on and not ch.starved else 0.0:.4f}".encode()
@@ -319,47 +319,24 @@ class SupplyState:
         return self.channels[0]
 
 
-def _number(args: list[str], low: float, high: float, header: str) -> float:
-    try:
-        value = float(args[0]) if len(args) == 1 else float("nan")
-    except ValueError:
-        value = float("nan")
-    if not low <= value <= high:
-        raise ScpiError(f'-222,"Data out of range; {header} takes one number {low:g}..{high:g}, got {args!r}"')
-    return value
+class SimSupply(SimInstrument):
+    """The simulated supply, serving on a free loopback port; a context manager. Leaving it powers every
+    load off."""
 
-
-class SimSupply:
-    """The simulated instrument, serving on a free loopback port; a context manager. Leaving it powers
-    every load off."""
+    name = "sim supply scpi"
+    state: SupplyState
 
     def __init__(self, state: SupplyState | None = None, host: str = "127.0.0.1") -> None:
-        self.state = state or SupplyState()
-        self._server = _Server((host, 0), _Handler)
-        self._server.state = self.state  # type: ignore[attr-defined]
-        self.host, self.port = self._server.server_address[:2]
-        self._thread = threading.Thread(target=self._server.serve_forever, name="sim supply scpi", daemon=True)
-
-    @property
-    def resource(self) -> str:
-        """The VISA resource string that reaches it."""
-        return f"TCPIP0::{self.host}::{self.port}::SOCKET"
+        super().__init__(state or SupplyState(), host)
 
     def start(self) -> SimSupply:
         self.state.start()
-        self._thread.start()
+        super().start()
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().stop()
         self.state.stop()
-
-    def __enter__(self) -> SimSupply:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 __all__ = ["DutLoad", "PowerModel", "SimSupply", "SupplyState"]

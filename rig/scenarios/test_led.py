@@ -1,8 +1,9 @@
 """The status LED seen from outside: every state of the pattern table (rig/led/patterns.json) provoked on
 the DUT and recognised through the bench's photodiode (pyvisa) and camera (OpenCV) at once. Frames on the
-meter line give read OK and, with a bad checksum or a wrong decryption key, read failed; the software DUT's control channel gives
-the button, Wi-Fi, network, update and critical-error states. Each scenario adds its timeline (expected
-against measured) to the HTML report. Benches without a photodiode or a camera skip, saying so."""
+meter line give read OK and, with a bad checksum or a wrong decryption key, read failed; the software
+DUT's control channel gives the button, Wi-Fi, network, update and critical-error states. Each scenario
+adds its timeline (expected against measured) to the HTML report. Benches without a photodiode or a
+camera skip, saying so."""
 
 from __future__ import annotations
 
