@@ -57,6 +57,8 @@ test: setup test-tools
 	$(VENV)/bin/pytest --bench rig/benches/sim-led.toml --rig-run-dir $(TEST_DIR)/led \
 		--html=$(TEST_DIR)/led/report.html --self-contained-html --junitxml=$(TEST_DIR)/led/junit.xml \
 		rig/scenarios/test_led.py
+	@echo "no meter key in anything the session wrote (reports, logs, captures, records):"
+	$(VENV)/bin/python tests/scan_secrets.py $(TEST_DIR)
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -152,3 +152,18 @@ def test_a_key_set_at_run_time_takes_effect(harness) -> None:
     assert not scan_for_keys(h.workdir, _keys(security), texts)
     assert "meter" not in configuration or all(configuration["meter"].get(k) in (None, "", "***", True, False)
                                                for k in ("key", "auth_key"))
+
+
+def test_a_replayed_frame_is_counted_and_not_published(harness) -> None:
+    """A frame sent again with its frame counter (a replay: the counter goes back) is counted in `replays`
+    and nothing of it is published; the next new frame is decoded and shown as usual."""
+    h = harness(profile="landis-gyr-e450-burgenland", speed=8, start=START)
+    frames = h.frames(3)
+    h.assert_passed(h.stream(frames[:2]))
+    shown = h.http.meter_message()
+    h.send(frames[0].data)  # the first frame again: its counter is behind the last one the reader saw
+    counters = _settled(h, 1, "replays")
+    assert counters["replays"] == 1 and counters["frames_ok"] == 2 and counters["readings_published"] == 2
+    assert h.http.meter_message() == shown  # the replayed values were not taken
+    assert "replay" in json.dumps(h.health().get("last_error"))
+    h.assert_passed(h.stream(frames[2:]))

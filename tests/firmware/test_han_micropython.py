@@ -127,9 +127,10 @@ def test_micropython_decodes_like_cpython(spec_path, heap, micropython):
     assert c["framing_errors"] == 1
     results, c = _stream(cpython, 1)
     assert len(results) == sum(c.values())
-    assert c == {"frames_ok": 4 + 1 + 1 + 1, "checksum_errors": 2, "framing_errors": 2, "truncated": 1,
+    assert c == {"frames_ok": 4 + 1 + 1, "checksum_errors": 3, "framing_errors": 2, "truncated": 1,
                  "oversized": 0, "unknown_format": 0, "decrypt_errors": 0, "replays": 0}
-    assert [r["format"] for r in results if r["ok"]] == ["p1/dsmr"] * 4 + ["hdlc/kaifa-kfm001"] + ["p1/dsmr"] * 2
+    # the telegram without a CRC comes after ones with it: this meter lost it (a checksum error)
+    assert [r["format"] for r in results if r["ok"]] == ["p1/dsmr"] * 4 + ["hdlc/kaifa-kfm001"] + ["p1/dsmr"]
 
 
 def test_micropython_results_match_the_in_process_decoder(spec_path, micropython):
