@@ -35,21 +35,12 @@ except NameError:  # pragma: no cover
 _here = _file.rsplit("/", 1)[0] if "/" in _file else "."
 CPYTHON = sys.implementation.name == "cpython"
 
-if CPYTHON:
-    # `han` is amshan's package here: the firmware is imported as dut_firmware.han (the same modules)
-    sys.path.insert(0, _here + "/..")
-    from dut_firmware.hal.aes import ecb
-    from dut_firmware.han import dsmr
-    from dut_firmware.han.crc import crc16_arc, crc16_x25
-    from dut_firmware.han.decoder import Decoder, decode_llc
-    from dut_firmware.han.gcm import Gcm
-else:
-    sys.path.insert(0, _here + "/../dut_firmware")  # `han` as a top-level package, as on the device
-    from hal.aes import ecb
-    from han import dsmr
-    from han.crc import crc16_arc, crc16_x25
-    from han.decoder import Decoder, decode_llc
-    from han.gcm import Gcm
+sys.path.insert(0, _here + "/..")  # the folder holding the dut_firmware package (CPython and MicroPython)
+from dut_firmware.hal.aes import ecb  # noqa: E402
+from dut_firmware.han import dsmr  # noqa: E402
+from dut_firmware.han.crc import crc16_arc, crc16_x25  # noqa: E402
+from dut_firmware.han.decoder import Decoder, decode_llc  # noqa: E402
+from dut_firmware.han.gcm import Gcm  # noqa: E402
 
 if hasattr(time, "ticks_us"):
     _now = time.ticks_us
@@ -257,10 +248,8 @@ def day(frames, collect):
     """The reader's work for each frame of a day of Kaifa traffic (see the module docstring)."""
     import gc
 
-    if CPYTHON:
-        sys.path.append(_here + "/../dut_firmware")  # after amshan's `han`
-    import state as state_mod
-    from services.mqtt import publish_packet
+    from dut_firmware import state as state_mod
+    from dut_firmware.services.mqtt import publish_packet
 
     d = Decoder()
     st = state_mod.State("CET-1CEST,M3.5.0,M10.5.0/3")

@@ -4,7 +4,10 @@ and units per minute with 1 and 4 slots; optionally power cycles of one unit in 
 - ``boot-to-verdict``: per unit, from its serial number in (output on) to its verdict (record duration_s);
   mean, median and max over the units of the run;
 - ``units/min``: units judged per minute of the whole run (the station's start-up included: broker, supply);
-- ``steps``: where a unit's time goes, the mean seconds per step;
+- ``steps``: where a unit's time goes, the mean seconds per step; the measurements that failed, if any
+  (with how many units), and the errors;
+- ``LED step``: its mean seconds per unit and, within it, the boot into real time (the step power-cycles
+  the unit to x1: a real reader's LED patterns last their real durations, rig/eol/led.py);
 - ``--cycles N``: N power cycles (output on, READY, GET /health, output off) of one unit, the seconds per
   cycle and how many it recovered from (rig/scenarios/test_power.py runs 50 in CI).
 
@@ -15,6 +18,7 @@ Usage (from the repository root):
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import tempfile
@@ -36,6 +40,8 @@ def station(units: int, slots: int) -> None:
         records = run_station(load_bench(BENCH), Path(tmp), SerialSource("BEN-0001", units=units), slots=slots,
                               db_url=f"sqlite:///{tmp}/results.sqlite")
         real = time.monotonic() - began
+        boots = [json.loads(p.read_text())["boot_real_time_s"] for r in records
+                 if (p := Path(r.links["run_dir"]) / "led.json").exists()]
     per_unit = [r.duration_s for r in records]
     passed = sum(r.verdict == "pass" for r in records)
     steps: dict[str, list[float]] = {}
@@ -47,6 +53,18 @@ def station(units: int, slots: int) -> None:
           f"mean {statistics.mean(per_unit):.2f} s, median {statistics.median(per_unit):.2f} s, "
           f"max {max(per_unit):.2f} s (target <= 15 s)")
     print("    steps (mean s): " + ", ".join(f"{k} {statistics.mean(v):.2f}" for k, v in steps.items()))
+    failed: dict[str, int] = {}
+    for r in records:
+        for m in r.measurements:
+            if m.outcome == "fail":
+                failed[m.name] = failed.get(m.name, 0) + 1
+        for f in r.failures:
+            print(f"    {r.dut['serial']}: {f.get('text')}")
+    if failed:
+        print("    failed measurements (units): " + ", ".join(f"{k} {v}" for k, v in sorted(failed.items())))
+    if boots:
+        print(f"    LED step (in real time): mean {statistics.mean(steps['led']):.2f} s per unit, of which the "
+              f"power cycle's boot at x1 {statistics.mean(boots) * 1000:.0f} ms")
 
 
 def cycles(count: int) -> None:

@@ -31,18 +31,19 @@ from rig.emulators import Meter  # noqa: E402
 DISTINCT = 600  # distinct frames played in a loop (20 min of meter time: Lists 1, 2 and one List 3)
 START = datetime(2024, 10, 1, 18, 50, 0)
 
-# Runs on MicroPython: argv = firmware dir, frames file (list number + hex per line), frame count.
+# Runs on MicroPython: argv = the folder holding the dut_firmware package, the frames file (list number +
+# hex per line), the frame count.
 PROBE = r"""
 import sys, gc
 gc.collect()
 interp = gc.mem_alloc()
 sys.path.insert(0, sys.argv[1])
-import config
-import main
+from dut_firmware import app as app_mod
+from dut_firmware import config
 gc.collect()
 imported = gc.mem_alloc()
 cfg = config.merge(config.DEFAULTS, {"serial": {"device": "/dev/null"}})
-app = main.App(cfg)
+app = app_mod.App(cfg)
 gc.collect()
 boot = gc.mem_alloc()
 boot_free = gc.mem_free()
@@ -53,7 +54,7 @@ with open(sys.argv[2]) as f:
         n, h = line.split()
         frames.append((int(n), binascii.unhexlify(h)))
 count = int(sys.argv[3])
-from han.decoder import Decoder
+from dut_firmware.han.decoder import Decoder
 d = Decoder()
 alone = {}
 for i in range(min(count, 1000)):
@@ -113,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         path = Path(tmp) / "frames.txt"
         path.write_text("".join(f"{f.list} {f.data.hex()}\n" for f in frames))
         run = subprocess.run([str(args.micropython), "-X", "heapsize=" + args.heapsize, str(probe),
-                              str(ROOT / "dut_firmware"), str(path), str(args.frames)],
+                              str(ROOT), str(path), str(args.frames)],
                              capture_output=True, text=True, timeout=1800)
     line = [x for x in run.stdout.splitlines() if x.startswith("HEAP ")]
     if not line:

@@ -40,9 +40,8 @@ from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-FW = ROOT / "dut_firmware"
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(FW))  # the firmware's modules are top-level there (as on the device)
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # fuzz_mpy_driver, next to this file
 
 import fuzz_mpy_driver as driver  # noqa: E402
 
@@ -309,7 +308,7 @@ def run_micropython(count: int, seed: int, keys, seeds, micropython: Path):
                 f.write(line_of(parts) + "\n")
         t0 = time.perf_counter()
         run = subprocess.run([str(micropython), "-X", "heapsize=4M", str(Path(__file__).with_name(
-            "fuzz_mpy_driver.py")), str(FW), str(path)], capture_output=True, text=True, timeout=3600)
+            "fuzz_mpy_driver.py")), str(ROOT), str(path)], capture_output=True, text=True, timeout=3600)
         seconds = time.perf_counter() - t0
     bad = []
     tally = None

@@ -1,7 +1,7 @@
 # The fuzzer's targets, run on MicroPython (the unix port) and CPython alike: the reader firmware's meter
 # decoder and its HTTP, Modbus TCP and MQTT parsers, each fed one malformed input at a time.
 #
-#     .venv/bin/micropython benchmarks/fuzz_mpy_driver.py dut_firmware INPUTS   # what benchmarks/fuzz.py runs
+#     .venv/bin/micropython benchmarks/fuzz_mpy_driver.py . INPUTS   # what benchmarks/fuzz.py runs
 #
 # INPUTS: one line per record, written by benchmarks/fuzz.py:
 #     key HEX HEX          a meter key and auth key ("-" for none); keys are numbered from 1 in order
@@ -24,17 +24,17 @@
 import sys
 
 if __name__ == "__main__":
-    sys.path.insert(0, sys.argv[1])  # the dut_firmware directory: its modules are top-level there
+    sys.path.insert(0, sys.argv[1])  # the folder holding the dut_firmware package
 
 import asyncio  # noqa: E402
 import binascii  # noqa: E402
 import struct  # noqa: E402
 
-import config  # noqa: E402
-import state as state_mod  # noqa: E402
-from hal.aes import ecb  # noqa: E402
-from han.decoder import COUNTERS, Decoder  # noqa: E402
-from services import http, modbus, mqtt  # noqa: E402
+from dut_firmware import config  # noqa: E402
+from dut_firmware import state as state_mod  # noqa: E402
+from dut_firmware.hal.aes import ecb  # noqa: E402
+from dut_firmware.han.decoder import COUNTERS, Decoder  # noqa: E402
+from dut_firmware.services import http, modbus, mqtt  # noqa: E402
 
 HANG_S = 2  # an input the server has not finished within this (its bytes all there, then EOF) hangs
 HTTP_STATUSES = (200, 400, 401, 403, 404, 405, 408, 413, 431, 503)  # services/http.py's documented answers
@@ -124,7 +124,7 @@ class App:
     """What the services read of the application: configuration, meter state, HAL, log, messages."""
 
     def __init__(self, reading, modbus_map="default"):
-        from hal.unix import UnixHal
+        from dut_firmware.hal.unix import UnixHal
 
         self.base = config.merge(config.DEFAULTS, {"serial": {"device": "/dev/null"},
                                                    "modbus": {"unit_id": MODBUS_UNIT, "map": modbus_map}})

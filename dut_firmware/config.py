@@ -44,7 +44,39 @@ DEFAULTS = {
     "read_token": None,
     "log_level": "info",
     "persist": False,
+    # the operator lock: dotted keys ("mqtt.host", or a whole section: "mqtt") set in the configuration file
+    # at provisioning; the API cannot change them (nor ``locked`` itself) and a factory reset keeps them
+    "locked": [],
 }
+
+
+class LockedError(ValueError):
+    """A change of a key the operator locked (HTTP 403); ``key`` is its dotted name."""
+
+    def __init__(self, key):
+        super().__init__("%s is locked by the operator" % key)
+        self.key = key
+
+
+def get_path(cfg, path):
+    """The value at dotted ``path`` of ``cfg``."""
+    for part in path.split("."):
+        cfg = cfg[part]
+    return cfg
+
+
+def set_path(cfg, path, value):
+    parts = path.split(".")
+    for part in parts[:-1]:
+        cfg = cfg[part]
+    cfg[parts[-1]] = value
+
+
+def check_locks(old, new):
+    """LockedError naming the first key locked in ``old`` whose value ``new`` changes (``locked`` included)."""
+    for path in ["locked"] + old["locked"]:
+        if get_path(old, path) != get_path(new, path):
+            raise LockedError(path)
 
 
 def copy(obj):
@@ -84,6 +116,9 @@ def _check_section(changes, defaults, path):
         elif isinstance(ref, str):
             if not isinstance(value, str):
                 raise ValueError("%s must be a string" % where)
+        elif isinstance(ref, list):
+            if not isinstance(value, list) or [v for v in value if not isinstance(v, str)]:
+                raise ValueError("%s must be a list of strings" % where)
         elif value is not None and not isinstance(value, str):
             raise ValueError("%s must be a string or null" % where)
 
@@ -145,7 +180,12 @@ def validate(cfg):
         raise ValueError("read_token needs a token (the one that may change the configuration)")
     if cfg["read_token"] and cfg["read_token"] == cfg["token"]:
         raise ValueError("read_token must differ from token")
-    from tz import Tz
+    for path in cfg["locked"]:
+        try:
+            get_path(DEFAULTS, path)
+        except (KeyError, TypeError):
+            raise ValueError("locked: no setting %r" % path) from None
+    from .tz import Tz
     Tz(cfg["tz"])  # raises ValueError when the rule does not parse
 
 
@@ -180,7 +220,8 @@ def _strip_read_only(changes):
 def apply_changes(cfg, changes):
     """Validate ``changes`` (a run-time POST) and return the new configuration (``cfg`` untouched).
 
-    Read-only keys of the GET answer are ignored, so a GET answer can be posted back as is.
+    Read-only keys of the GET answer are ignored, so a GET answer can be posted back as is (a locked key
+    posted with its value is no change); LockedError when a key the operator locked would change.
     """
     if not isinstance(changes, dict):
         raise ValueError("configuration must be a JSON object")
@@ -192,6 +233,7 @@ def apply_changes(cfg, changes):
         if holder.get(key) == "":
             holder[key] = None
     validate(new)
+    check_locks(cfg, new)
     return new
 
 
@@ -243,8 +285,12 @@ def load(path, ignored=None):
     return cfg
 
 
-def save(cfg, path):
-    """Write ``cfg`` as JSON to ``path`` (through a temporary file, then rename)."""
+def save(cfg, path, hal=None):
+    """Write ``cfg`` as JSON to ``path``: through ``hal.write_file`` (synced to the disk: a power cut leaves the
+    old file or the new one), else through a temporary file, then rename."""
+    if hal is not None:
+        hal.write_file(path, json.dumps(cfg))
+        return
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
         f.write(json.dumps(cfg))

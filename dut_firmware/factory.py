@@ -8,7 +8,7 @@ the factory-reset blink from the hold to the press (led.py); a press after a sho
 
 import asyncio
 
-import config
+from . import config
 
 HOLD_MS = 30000
 KEEP = ("device", "http", "led", "clock_scale")
@@ -20,6 +20,9 @@ def factory_settings(cfg):
     for key in KEEP:
         new[key] = config.copy(cfg[key])
     new["serial"]["device"] = cfg["serial"]["device"]
+    new["locked"] = config.copy(cfg["locked"])       # the operator lock survives a reset, with its values
+    for path in cfg["locked"]:
+        config.set_path(new, path, config.copy(config.get_path(cfg, path)))
     return new
 
 
@@ -66,7 +69,7 @@ class FactoryReset:
             return
         if app.cfg_path:
             try:
-                config.save(app.cfg, app.cfg_path)
+                config.save(app.cfg, app.cfg_path, app.hal)
             except OSError as exc:
                 app.log("ERROR", "factory reset: cannot store the configuration: %r" % (exc,))
                 return

@@ -18,8 +18,8 @@ in between, each power held until the next reading (device time). Published only
 own fields (``eic``/``eec``/``est``, see message.py), never in ``ic``/``ec``.
 """
 
-import message
-import tz as tzmod
+from . import message
+from . import tz as tzmod
 
 ENERGY_COUNTERS = ("e_import_wh", "e_export_wh", "r_import_varh", "r_export_varh")
 EST_MAX_STEP_MS = 60000     # device ms between power readings beyond which the estimate stops (null)

@@ -237,7 +237,8 @@ class SlotSection(_Section):
 
     channel: Annotated[int, Field(ge=1, le=16)]
     link: Annotated[str, AfterValidator(_link)] = "sim"
-    camera_roi: Annotated[list[int], AfterValidator(_roi)] | None = None
+    camera_roi: Annotated[list[int], AfterValidator(_roi)] | None = None  # its region of [led] camera
+    photodiode: Text | None = None  # its photodiode (VISA resource string or "sim"); default: [led] photodiode
 
 
 class EolSection(_Section):

@@ -39,7 +39,8 @@ def verdict_lines(record) -> list[str]:
         if m.outcome == "fail":
             limits = " ".join(part for part in (
                 f">= {m.low:g}" if m.low is not None else "", f"<= {m.high:g}" if m.high is not None else "",
-                f"= {m.expected}" if m.expected is not None else "") if part)
+                f"= {m.expected:g}" + (f" ± {m.tolerance:g}" if m.tolerance else "") if m.expected is not None
+                else "") if part)
             shown = "not measured" if m.value is None else f"{m.value} {m.unit}".strip()
             lines.append(f"  FAILED {m.name:<38} {shown:<16} limit {limits}")
     for failure in record.failures:
@@ -72,7 +73,8 @@ def _reader(path: str | None):
 @click.option("--serials", metavar="FILE|-", help="Serial numbers, one per line: a file, or - for standard input "
               "(a barcode scanner types each as a line). A blank line takes the next counted number; q stops.")
 @click.option("--faulty", "faulty", multiple=True, metavar="SERIAL=KIND[:PARAM]",
-              help="Make the unit SERIAL deliberately faulty (simulated supply only): overdraw[:MW] or modbus-dead.")
+              help="Make the unit SERIAL deliberately faulty (simulated supply only): overdraw[:MW], modbus-dead, "
+              "led-no-blue or led-dead (its LED; 'sim' LED instruments).")
 @click.option("--yes", "-y", "yes", is_flag=True, help="No prompts (CI): serial numbers counted from the bench's "
               "[dut] serial_number unless --serials gives them.")
 @click.option("--db", "db_url", default="sqlite:///reports/results.sqlite", show_default=True, metavar="URL",

@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from rig.cli_common import load_bench_or_exit, run_dir_for
+from rig.cli_inputs import PathArg
 
 STATES_HELP = ("Provoke a state on the software DUT once the watch runs (repeatable, one per window): "
                "read_ok, read_failed, handshake, ap_mode, wifi_error, offline, firmware_update, "
@@ -117,7 +118,7 @@ def _print(instrument: str, t_s: float, obs, as_json: bool) -> None:
 @click.option("--bench", "bench_path", required=True, metavar="FILE", help="Bench file with [led] camera.")
 @click.option("--seconds", type=click.FloatRange(min=1, max=30), default=2.0, show_default=True,
               help="How long to film the LED (it must change: the software DUT is made to blink).")
-@click.option("--png", "png_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.option("--png", "png_path", type=PathArg(dir_okay=False, path_type=Path), default=None,
               help="Where the picture with the region goes (default: reports/<time>-led-calibrate/).")
 @click.option("--no-write", is_flag=True, help="Do not store the region in the bench file.")
 @click.option("--json", "as_json", is_flag=True, help="The result as one JSON object.")

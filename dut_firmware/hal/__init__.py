@@ -8,7 +8,11 @@
 an object with ``encrypt(16 bytes) -> 16 bytes``, see ``aes.py``; han/gcm.py builds GCM on it).
 Optional: ``control_lines()`` (LED, button and network control lines, see led.py) and ``set_network(up)``;
 ``udp_multicast(group, port, interface)`` (for mDNS: an object with ``recv()`` -> datagram or None,
-``send_group(data)``, ``send_to(data, addr)``, ``close()`` and ``port``).
+``send_group(data)``, ``send_to(data, addr)``, ``close()`` and ``port``);
+``write_file(path, text)`` (replace a file so that a power cut leaves the old or the new one; config.save);
+``store`` (set by the application) with ``update_begin(size)`` (an image writer: ``write(data)``, ``abort()``,
+``install()`` -> the image's VERSION, ``activate()``) and ``restart_status`` (unix: the exit status that asks
+the launcher to start the new firmware), for services/update.py.
 """
 
 import sys

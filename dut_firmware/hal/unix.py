@@ -330,6 +330,23 @@ class UnixHal:
         only (the software DUT: 127.0.0.1, so nothing leaves the host); see ``_Multicast``."""
         return _Multicast(group, port, interface)
 
+    # -- files -------------------------------------------------------------------------------------
+    def write_file(self, path, text):
+        """Replace file ``path`` with ``text``: a power cut leaves the old file or the new (unix_fs.py)."""
+        from .unix_fs import write_file
+        write_file(path, text)
+
+    # -- firmware update (unix_update.py) ----------------------------------------------------------
+    store = None            # the firmware store's folder (the app sets it: next to its configuration file)
+    restart_status = 75     # exit status asking the launcher to start the (new) firmware again
+
+    def update_begin(self, size):
+        """A writer for an image of ``size`` bytes: ``write``, ``abort``, ``install`` -> version, ``activate``."""
+        if self.store is None:
+            raise ValueError("this unit has no firmware store (no configuration file)")
+        from .unix_update import ImageWriter
+        return ImageWriter(self.store, size)
+
     # -- crypto ------------------------------------------------------------------------------------
     def aes_ecb(self, key):
         """AES-128-ECB of ``key`` (cryptolib on MicroPython), for the decoder's GCM."""

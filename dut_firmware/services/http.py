@@ -8,13 +8,15 @@ Endpoints (JSON unless said):
   GET  /configuration        the configuration, secrets never echoed, with the compact keys (v, p, t, m.f,
                              e.e, e.n.m, w.e, w.s, w.n.m, w.z, w.b) the Home Assistant integration reads
   POST /configuration        merge a JSON object into the configuration at run time
+  POST /update               a firmware image, its SHA-256 in X-Firmware-SHA256 (services/update.py)
   GET  /ui                   the configuration page (HTML, services/ui.py); served without the token: it
                              holds no data and asks for the token, which its requests then carry
 Statuses: 400 bad JSON / bad setting / any query parameter, 401 token missing or wrong (when a token
 is configured, on every endpoint but /ui), 403 a token without the permission (the ``read_token`` on
-POST /configuration), 404 unknown path, 405 wrong method (with ``Allow``), 408 a request not complete
-within its deadline, 413 body over 4 KiB, 431 request head (request line + headers) over 2 KiB or over
-48 header lines, 503 no meter data yet or no connection slot free.
+POST /configuration) or a change of a key the operator locked (config.py ``locked``, the key named),
+404 unknown path, 405 wrong method (with ``Allow``), 408 a request not complete within its deadline,
+413 body over 4 KiB, 431 request head (request line + headers) over 2 KiB or over 48 header lines,
+503 no meter data yet or no connection slot free.
 
 Bounded for an MCU: the head is read in chunks into a buffer of at most ``MAX_HEAD`` bytes (never a
 ``readline()``, which has no limit). At most ``MAX_CONNECTIONS`` connections are served at once; up to
@@ -32,6 +34,7 @@ import asyncio
 import json
 import time
 
+from ..config import LockedError
 from . import close_server, ui
 from .http_request import (  # noqa: F401
     MAX_BODY,
@@ -57,7 +60,7 @@ JSON_TYPE = "application/json"
 HTML_TYPE = "text/html; charset=utf-8"
 
 REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-           405: "Method Not Allowed", 408: "Request Timeout", 413: "Payload Too Large",
+           405: "Method Not Allowed", 408: "Request Timeout", 411: "Length Required", 413: "Payload Too Large",
            431: "Request Header Fields Too Large", 500: "Internal Server Error", 503: "Service Unavailable"}
 
 ROUTES = {
@@ -68,6 +71,7 @@ ROUTES = {
     "/health": ("GET",),
     "/configuration": ("GET", "POST"),
     "/ui": ("GET",),
+    "/update": ("POST",),
 }
 OPEN_PATHS = ("/ui",)           # served without the token (no data in them)
 
@@ -166,9 +170,16 @@ class HttpServer:
             return 400, error_body("body is not valid JSON"), ""
         try:
             result = await app.configure(changes)
+        except LockedError as exc:
+            return 403, error_body(str(exc)), ""
         except ValueError as exc:
             return 400, error_body(str(exc)), ""
         return 200, json.dumps(result), ""
+
+    async def _update(self, target, headers, buf, reader):
+        """POST /update: (status, body, extra) after the image is taken or refused (services/update.py)."""
+        from .update import handle  # loaded on the first update: no heap for it before
+        return await handle(self, target, headers, buf, reader)
 
     def deadline(self):
         """The real-ms deadline of a request starting now."""
@@ -347,15 +358,19 @@ class HttpServer:
             method, target, version, headers = parse_head(head)
             conn = headers.get("connection", "").lower()
             keep = (version == "HTTP/1.1" and conn != "close") or (conn == "keep-alive")
-            length = body_length(headers)
-            while len(buf) < length:
-                chunk = await self._read(reader, length - len(buf), deadline)
-                if not chunk:
-                    raise EOFError()
-                buf += chunk
-            body = buf[:length]
-            buf = buf[length:]
-            status, text, extra = await self.dispatch(method, target, headers, body)
+            if method == "POST" and split_target(target)[0] == "/update":
+                status, text, extra = await self._update(target, headers, buf, reader)
+                buf, keep = b"", False
+            else:
+                length = body_length(headers)
+                while len(buf) < length:
+                    chunk = await self._read(reader, length - len(buf), deadline)
+                    if not chunk:
+                        raise EOFError()
+                    buf += chunk
+                body = buf[:length]
+                buf = buf[length:]
+                status, text, extra = await self.dispatch(method, target, headers, body)
         except HttpError as exc:
             status, text, extra, keep = exc.status, error_body(exc.message), "", False
         except (OSError, EOFError, asyncio.TimeoutError, Late):

@@ -162,27 +162,29 @@ def answer(service, data, legacy):
 class MdnsResponder:
     """Answers mDNS queries on a HAL multicast socket until stopped; ``counters`` for /health."""
 
-    def __init__(self, app):
-        self.app = app
+    def __init__(self, hal, log):
+        self.hal = hal  # its multicast socket and the unit's address
+        self.log = log  # log(level, message)
         self.sock = None
         self.task = None
         self.service = None
         self.counters = {"queries": 0, "answers": 0, "malformed": 0}
 
-    async def start(self, port, interface, http_port):
-        d = self.app.cfg["device"]
-        from config import VERSION
+    async def start(self, port, interface, http_port, device):
+        """Listen on ``interface``:``port``, advertising ``device`` (config section) with HTTP on ``http_port``."""
+        d = device
+        from ..config import VERSION
         self.service = Service("%s %s" % (d["name"], d["serial"]), "han-" + d["serial"], http_port,
                                ["serial=" + d["serial"], "model=" + d["model"], "version=" + VERSION, "path=/"],
-                               interface if interface != "0.0.0.0" else self.app.hal.ip())
+                               interface if interface != "0.0.0.0" else self.hal.ip())
         await self.stop()
         try:
-            self.sock = self.app.hal.udp_multicast(GROUP, port, interface)
+            self.sock = self.hal.udp_multicast(GROUP, port, interface)
         except (OSError, ValueError) as exc:     # the reader runs on without mDNS
-            self.app.log("WARNING", "mdns cannot listen on %s:%d: %r" % (interface, port, exc))
+            self.log("WARNING", "mdns cannot listen on %s:%d: %r" % (interface, port, exc))
             return
         self.task = asyncio.create_task(self._run())
-        self.app.log("INFO", "mdns on %s:%d as %r" % (interface, port, self.service.instance))
+        self.log("INFO", "mdns on %s:%d as %r" % (interface, port, self.service.instance))
 
     @property
     def running(self):
@@ -225,4 +227,4 @@ class MdnsResponder:
                 else:
                     sock.send_group(resp)
             except OSError as exc:
-                self.app.log("WARNING", "mdns send: %r" % (exc,))
+                self.log("WARNING", "mdns send: %r" % (exc,))

@@ -330,7 +330,7 @@ class ModbusServer:
         """The registers of the configured map, now."""
         m = self.app.cfg["modbus"]
         if m.get("map") == "han2x":
-            from config import VERSION
+            from ..config import VERSION
             return han2x_registers(self.app.state.fields, m.get("scale", SCALE_DEFAULT),
                                    self.app.hal.uptime_ms(), VERSION)
         return registers(self.app.state.fields)

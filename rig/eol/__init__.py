@@ -1,2 +1,2 @@
-"""The end-of-line station: the sequence as data (``sequence``), one unit through it (``unit``), the slots
-running units at once (``station``)."""
+"""The end-of-line station: the sequence as data (``sequence``), one unit through it (``unit``), its LED step in
+real time (``led``), the slots running units at once (``station``)."""

@@ -46,6 +46,10 @@ class Step:
     measurements: tuple[str, ...]
 
 
+# The colours of the spec's LED table (rig/led/patterns.json), in the order the LED step shows them.
+LED_COLOURS = ("blue", "red", "green", "white", "cyan", "magenta")
+LED_MEASUREMENTS = (*(f"led.colour.{c}" for c in LED_COLOURS), "led.read_ok_flash")
+
 STEPS: tuple[Step, ...] = (
     Step("power_on", "output on at the port's voltage; the unit boots",
          ("boot.time",)),
@@ -58,10 +62,10 @@ STEPS: tuple[Step, ...] = (
           "http.passed", "http.failed", "modbus.passed", "modbus.failed", "mqtt.passed", "mqtt.failed")),
     Step("peak_current", "the highest current since power on (boot, radio bursts), against the budget",
          ("current.peak",)),
-    Step("led", "every LED colour seen by the camera, the read-OK flash timed by the photodiode",
-         ("led.colours", "led.read_ok_flash")),
     Step("factory_reset", "button held 30 s (device time), then pressed: every setting back to its default",
          ("factory_reset.settings_not_default", "factory_reset.file_not_default")),
+    Step("led", "power cycled into real time: every LED colour seen by the camera (frames), the read-OK "
+         "flash on a meter frame timed by the photodiode", (*LED_MEASUREMENTS,)),
     Step("power_off", "output off: the unit stops at once and draws nothing",
          ("power_off.current", "power_off.stopped")),
 )
@@ -106,7 +110,19 @@ def not_default(config: dict[str, Any], secrets_public: bool = True) -> list[str
 FAULT_KINDS = {
     "overdraw": "draws MW milliwatts more than a correct unit in every state (default 450: over the HAN budget)",
     "modbus-dead": "its Modbus answers no request to unit 1 (configured as unit 7)",
+    "led-no-blue": "its LED's blue die is dead: no blue light, whatever the firmware drives ('sim' LED instruments)",
+    "led-dead": "its LED gives no light at all ('sim' LED instruments)",
 }
+
+
+@dataclass(frozen=True)
+class LedDefect:
+    """A unit's faulty LED (simulated in its light): ``channels`` (red, green, blue), 1 for a die that lights."""
+
+    channels: tuple[float, float, float] = (1.0, 1.0, 1.0)
+
+
+LED_DEFECTS = {"led-no-blue": LedDefect((1.0, 1.0, 0.0)), "led-dead": LedDefect((0.0, 0.0, 0.0))}
 
 
 @dataclass(frozen=True)
@@ -116,10 +132,12 @@ class UnitFault:
     kind: str
     extra_mw: float = 0.0
     config: dict[str, Any] = field(default_factory=dict)
+    led: LedDefect | None = None
 
 
 def parse_fault(spec: str) -> tuple[str, UnitFault]:
-    """``SERIAL=overdraw[:MW]`` or ``SERIAL=modbus-dead`` -> (serial, fault); ValueError saying why not."""
+    """``SERIAL=overdraw[:MW]``, ``SERIAL=modbus-dead``, ``SERIAL=led-no-blue`` or ``SERIAL=led-dead`` ->
+    (serial, fault); ValueError saying why not."""
     serial, sep, rest = spec.partition("=")
     kind, _, param = rest.partition(":")
     if not sep or not serial.strip() or kind not in FAULT_KINDS:
@@ -135,4 +153,6 @@ def parse_fault(spec: str) -> tuple[str, UnitFault]:
         return serial.strip(), UnitFault(kind, extra_mw=mw)
     if param:
         raise ValueError(f"{kind} takes no parameter, got {param!r}")
+    if kind in LED_DEFECTS:
+        return serial.strip(), UnitFault(kind, led=LED_DEFECTS[kind])
     return serial.strip(), UnitFault(kind, config={"modbus": {"unit_id": 7}})

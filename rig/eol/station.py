@@ -17,6 +17,7 @@ from pathlib import Path
 
 from rig.bench import Bench, BenchError
 from rig.emulators import get_profile
+from rig.eol.led import SlotLed, skip_reason
 from rig.eol.sequence import UnitFault
 from rig.eol.unit import Slot, Station, run_unit
 from rig.instruments.sim_supply import SimSupply, SupplyState
@@ -145,7 +146,9 @@ def run_station(bench: Bench, run_dir: Path, serials: SerialSource, slots: int |
             link = open_meter_link(replace(bench, link=spec.get("link") or "sim"), profile.line, speed, slot_dir,
                                    meter=profile.id, clock=clock)
             stack.callback(link.close)
-            units.append(Slot(n, int(spec["channel"]), link))
+            units.append(Slot(n, int(spec["channel"]), link, dict(spec)))
+            if skip_reason(bench) is None:
+                units[-1].led = SlotLed(bench.led, spec, slot_dir, stack)
 
         def work(slot: Slot) -> None:
             try:

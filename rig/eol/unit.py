@@ -17,6 +17,7 @@ from rig.bench import Bench, posix_tz
 from rig.emulators import Meter, get_profile
 from rig.emulators.faults import emissions_from_frames
 from rig.engine import stream_and_check
+from rig.eol.led import run_led, skip_reason
 from rig.eol.sequence import BEFORE_RESET, BUDGETS, FAIL, HOLD_DEVICE_S, PASS, STEPS, Budget, UnitFault, not_default
 from rig.instruments.sim_supply import DutLoad, SupplyState
 from rig.instruments.supply import Supply
@@ -61,11 +62,14 @@ class Station:
 
 @dataclass
 class Slot:
-    """One fixture: its number (1..), supply channel and meter line (a pty link the unit reads)."""
+    """One fixture: its number (1..), supply channel, meter line (a pty link the unit reads) and its
+    ``[[eol.slot]]`` entry (its LED region and instruments)."""
 
     number: int
     channel: int
     link: Any
+    spec: dict[str, Any] = field(default_factory=dict)
+    led: Any = None  # its LED instruments (rig.eol.led.SlotLed), when the bench has them
 
 
 class _Steps:
@@ -153,10 +157,12 @@ def run_unit(station: Station, slot: Slot, serial: str) -> Record:
         steps.add(Measurement("current.peak", round(psu.peak_current(ch) * 1000, 3), "mA", high=budget.limit_ma))
 
     def led() -> None:
-        reason = ("the bench has no LED camera or photodiode ([features] led_camera, led_photodiode)"
-                  if not (bench.has("led_camera") or bench.has("led_photodiode"))
-                  else "the station's LED checks are not wired to the slots yet")
-        steps.skipped.update({"led.colours": reason, "led.read_ok_flash": reason})
+        reason = skip_reason(bench) or (None if slot.led is not None else "the slot's LED instruments are not open")
+        if reason is not None:
+            steps.skipped.update(dict.fromkeys(next(s.measurements for s in STEPS if s.name == "led"), reason))
+            return
+        frame = next(Meter(get_profile(bench.profile), seed=1, start=START).frames(start=START, count=1)).data
+        steps.add(*run_led(dut, psu, ch, load, slot.led, slot.link, frame, workdir, fault.led if fault else None))
 
     def factory_reset() -> None:
         steps.add(*_factory_reset(dut, bench, speed))

@@ -79,12 +79,9 @@ class Photodiode:
             except Exception:
                 pass
             self._inst = None
-        if self._rm is not None:
-            try:
-                self._rm.close()
-            except Exception:
-                pass
-            self._rm = None
+        # not the ResourceManager: pyvisa-py has one per process, and closing it would close every other
+        # instrument's session too (a station's power supply)
+        self._rm = None
 
     def __enter__(self) -> Photodiode:
         return self.open()

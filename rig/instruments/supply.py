@@ -65,12 +65,11 @@ class Supply:
         return self
 
     def close(self) -> None:
-        for obj in (self._inst, self._rm):
-            if obj is not None:
-                try:
-                    obj.close()
-                except Exception:
-                    pass
+        if self._inst is not None:  # not the ResourceManager: shared by every pyvisa session of the process
+            try:
+                self._inst.close()
+            except Exception:
+                pass
         self._inst = self._rm = None
 
     def __enter__(self) -> Supply:

@@ -51,3 +51,34 @@ def test_frames_over_the_pty_reach_the_firmware(tmp_path):
         assert requests.get(dut.http_url + "/meter", timeout=5).status_code == 200
     assert link.dropped == 0
     assert [chunk.data for chunk in read_capture(tmp_path / "line.jsonl").chunks] == [f.data for f in frames]
+
+
+@pytest.mark.parametrize("frozen", [False, True], ids=["source", "frozen"])
+def test_a_copy_of_the_package_under_another_name_runs_as_a_package(tmp_path, frozen):
+    """The package runs as ``-m <name>.main`` from the folder holding it (source) or its frozen copy."""
+    import shutil
+
+    from rig.dut.software import find_firmware_dir
+
+    copy = tmp_path / "builds" / "head_build"
+    shutil.copytree(find_firmware_dir(), copy, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    with PtyLink(LineSettings(2400, 8, "E", 1), speed=100) as link, \
+            SoftwareDut(tmp_path / "run", link.device, firmware_dir=copy, frozen=frozen) as dut:
+        assert requests.get(dut.http_url + "/health", timeout=5).status_code == 200
+        entry = "dut_firmware.main" if frozen else "head_build.main"
+        assert dut.command()[-3:-1] == ["-m", entry]
+        assert (dut.run_dir / entry.split(".")[0] / "app.py").is_file() != frozen
+        assert frozen or dut.run_dir == copy.parent
+
+
+def test_a_package_folder_that_is_not_an_importable_name_is_refused_from_source(tmp_path):
+    import shutil
+
+    from rig.dut.base import DutError
+    from rig.dut.software import find_firmware_dir
+
+    copy = tmp_path / "head-build"
+    shutil.copytree(find_firmware_dir(), copy, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    dut = SoftwareDut(tmp_path / "run", "/dev/null", firmware_dir=copy, frozen=False)
+    with pytest.raises(DutError, match="'head-build' is not an importable name"):
+        dut.start()

@@ -52,3 +52,19 @@ def test_a_module_that_does_not_compile_is_named(tmp_path: Path) -> None:
     with pytest.raises(FreezeError, match=r"broken\.py does not compile with mpy-cross: .*line 1"):
         freeze(fw)
     assert not list((tmp_path / "cache" / "frozen").glob("*/main.mpy"))  # nothing half-made is kept
+
+
+def test_a_packaged_firmware_is_frozen_into_its_package_folder_and_runs_as_a_package(tmp_path: Path) -> None:
+    fw = tmp_path / "any_name"
+    fw.mkdir()
+    (fw / "__init__.py").write_text("")
+    (fw / "app.py").write_text("import sys\nfrom . import words\n\ndef run():\n    print(words.SAY, sys.argv[1:])\n")
+    (fw / "words.py").write_text("SAY = 'packaged'\n")
+    (fw / "main.py").write_text("from .app import run\n\nrun()\n")
+    frozen = freeze(fw)
+    files = sorted(str(p.relative_to(frozen)) for p in frozen.rglob("*") if p.is_file())
+    assert files == ["dut_firmware/__init__.mpy", "dut_firmware/app.mpy", "dut_firmware/main.mpy",
+                     "dut_firmware/words.mpy"]
+    done = subprocess.run([find_micropython(), "-m", "dut_firmware.main", "cfg.json"], cwd=frozen,
+                          capture_output=True, text=True, timeout=30)
+    assert done.stdout == "packaged ['cfg.json']\n", done.stderr

@@ -30,3 +30,14 @@ def test_slot_mistakes_are_reported_with_their_line(tmp_path) -> None:
     path.write_text(HEAD + "[[eol.slot]]\nchannel = 1\nlink = \"/dev/ttyUSB0\"\n")
     with pytest.raises(BenchError, match="link must be 'sim'"):
         load_bench(path)
+
+
+def test_a_slot_names_its_photodiode_and_camera_region(tmp_path) -> None:
+    path = tmp_path / "b.toml"
+    path.write_text(HEAD + '[[eol.slot]]\nchannel = 1\nphotodiode = "TCPIP0::127.0.0.1::5025::SOCKET"\n'
+                           "camera_roi = [10, 20, 30, 30]\n")
+    slot = load_bench(path).eol["slot"][0]
+    assert slot["photodiode"] == "TCPIP0::127.0.0.1::5025::SOCKET" and slot["camera_roi"] == [10, 20, 30, 30]
+    path.write_text(HEAD + '[[eol.slot]]\nchannel = 1\nphotodiode = ""\n')
+    with pytest.raises(BenchError, match="photodiode"):
+        load_bench(path)

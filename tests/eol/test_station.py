@@ -10,12 +10,13 @@ import pytest
 import sqlalchemy as sa
 
 from rig.bench import BenchError, load_bench
-from rig.eol.sequence import STEPS, parse_fault
+from rig.eol.sequence import LED_MEASUREMENTS, STEPS, parse_fault
 from rig.eol.station import SerialSource, run_station
 from rig.results.store import list_records, open_store
 
 BENCH = "rig/benches/eol-sim.toml"
-SKIPPED = {"led.colours", "led.read_ok_flash"}  # the sim station has no LED instruments
+LED = set(LED_MEASUREMENTS)
+NO_BLUE = {"led.colour.blue", "led.colour.magenta", "led.colour.white", "led.colour.cyan", "led.read_ok_flash"}
 
 
 def failing(record) -> set[str]:
@@ -24,7 +25,8 @@ def failing(record) -> set[str]:
 
 def test_two_slots_four_units_with_two_faulty(tmp_path) -> None:
     db = f"sqlite:///{tmp_path / 'results.sqlite'}"
-    faults = dict([parse_fault("EOL-0002=overdraw"), parse_fault("EOL-0003=modbus-dead")])
+    faults = dict([parse_fault("EOL-0002=overdraw"), parse_fault("EOL-0003=modbus-dead"),
+                   parse_fault("EOL-0004=led-no-blue")])
     records = run_station(load_bench(BENCH), tmp_path / "run", SerialSource("EOL-0001", units=4), slots=2,
                           faults=faults, db_url=db)
     by_serial = {r.dut["serial"]: r for r in records}
@@ -33,23 +35,49 @@ def test_two_slots_four_units_with_two_faulty(tmp_path) -> None:
     shown = {s: (failing(r), r.failures) for s, r in by_serial.items()}
     assert failing(by_serial["EOL-0002"]) == {"current.idle", "current.peak"}, shown  # draws too much, nothing else
     assert failing(by_serial["EOL-0003"]) == {"modbus.answers"}, shown  # its Modbus is dead, nothing else
-    for serial in ("EOL-0001", "EOL-0004"):
-        good = by_serial[serial]
-        assert good.verdict == "pass" and not good.failures, shown
-        names = {m.name for m in good.measurements}
-        assert names == {n for step in STEPS for n in step.measurements} - SKIPPED
-        assert set(good.station["skipped"]) == SKIPPED
-        assert good.dut["firmware"] == "0.1.0" and good.kind == "eol"
-        assert good.measurement("current.idle").value == pytest.approx(75 / 24, abs=0.01)  # 75 mW at 24 V
-        assert good.measurement("current.peak").value == pytest.approx(12.5, abs=0.01)  # the boot's 300 mW
-        assert good.measurement("factory_reset.settings_not_default").value == 0
-    assert [r.verdict for r in records].count("fail") == 2
+    # its LED's blue die is dead: blue and every colour mixed with it (and the magenta flash) are missing
+    assert failing(by_serial["EOL-0004"]) == NO_BLUE, shown
+    assert by_serial["EOL-0004"].measurement("led.colour.red").value >= 2
+    good = by_serial["EOL-0001"]
+    assert good.verdict == "pass" and not good.failures, shown
+    names = {m.name for m in good.measurements}
+    assert names == {n for step in STEPS for n in step.measurements}
+    assert good.station["skipped"] == {}
+    assert good.dut["firmware"] == "0.1.0" and good.kind == "eol"
+    assert good.measurement("current.idle").value == pytest.approx(75 / 24, abs=0.01)  # 75 mW at 24 V
+    assert good.measurement("current.peak").value == pytest.approx(12.5, abs=0.01)  # the boot's 300 mW
+    assert good.measurement("factory_reset.settings_not_default").value == 0
+    for name in LED - {"led.read_ok_flash"}:  # every colour of the table, in two camera frames or more
+        assert good.measurement(name).value >= 2 and good.measurement(name).unit == "frames", name
+    flash = good.measurement("led.read_ok_flash")  # 100 ms in real time, timed by the photodiode
+    assert flash.expected == 100 and flash.outcome == "pass" and abs(flash.value - 100) <= flash.tolerance
+    assert [r.verdict for r in records].count("fail") == 3
     stored = list_records(db)
     assert sorted(r["dut"]["serial"] for r in stored) == sorted(by_serial)
     assert {r["kind"] for r in stored} == {"eol"}
     with open_store(db).connect() as conn:
         rows = conn.execute(sa.text("SELECT name, value FROM measurements WHERE outcome = 'fail'")).all()
-    assert sorted(rows) == [("current.idle", 21.875), ("current.peak", 31.25), ("modbus.answers", 0.0)]
+    assert sorted(rows) == sorted([("current.idle", 21.875), ("current.peak", 31.25), ("modbus.answers", 0.0),
+                                   ("led.colour.blue", 0.0), ("led.colour.cyan", 0.0), ("led.colour.magenta", 0.0),
+                                   ("led.colour.white", 0.0), ("led.read_ok_flash", None)])
+
+
+def test_a_unit_whose_led_is_dead_fails_every_led_measurement_and_nothing_else(tmp_path) -> None:
+    records = run_station(load_bench(BENCH), tmp_path, SerialSource("DARK-1", units=1), slots=1,
+                          faults=dict([parse_fault("DARK-1=led-dead")]))
+    assert failing(records[0]) == LED, records[0].failures
+    assert all(records[0].measurement(n).value in (0, None) for n in LED)
+
+
+def test_a_bench_without_led_instruments_skips_the_led_step_saying_why(tmp_path) -> None:
+    bench = load_bench(BENCH)
+    bench = dataclasses.replace(bench, features={**bench.features, "led_camera": False, "led_photodiode": False})
+    record = run_station(bench, tmp_path, SerialSource("NOLED-1", units=1), slots=1)[0]
+    assert record.verdict == "pass", failing(record)
+    assert not LED & {m.name for m in record.measurements}
+    assert set(record.station["skipped"]) == LED
+    assert "no LED camera or LED photodiode" in record.station["skipped"]["led.read_ok_flash"]
+    assert "led_camera, led_photodiode" in record.station["skipped"]["led.colour.blue"]
 
 
 def test_a_unit_that_does_not_boot_fails_power_on_and_stops_there(tmp_path) -> None:

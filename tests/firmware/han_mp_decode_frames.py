@@ -1,7 +1,7 @@
 # Decode frames with dut_firmware's HAN decoder and print JSON lines; runs under MicroPython and CPython.
 #
-#     .venv/bin/micropython tests/firmware/han_mp_decode_frames.py dut_firmware INPUT
-#     .venv/bin/python      tests/firmware/han_mp_decode_frames.py dut_firmware INPUT
+#     .venv/bin/micropython tests/firmware/han_mp_decode_frames.py . INPUT
+#     .venv/bin/python      tests/firmware/han_mp_decode_frames.py . INPUT
 #
 # INPUT: one case per line (read line by line, so it also runs in a small heap: -X heapsize=72K):
 #     more HEX             the first bytes of the next frame (any number of lines, so that no line is long)
@@ -24,13 +24,13 @@
 
 import sys
 
-sys.path.insert(0, sys.argv[1])  # the dut_firmware directory: `han` is a top-level package there
+sys.path.insert(0, sys.argv[1])  # the folder holding the dut_firmware package
 
 import binascii  # noqa: E402
 import gc  # noqa: E402
 import json  # noqa: E402
 
-from han.decoder import Decoder, decode_llc  # noqa: E402
+from dut_firmware.han.decoder import Decoder, decode_llc  # noqa: E402
 
 
 def emit(record):

@@ -1,7 +1,7 @@
 # Decode encrypted frames with dut_firmware's decoder, a Decoder with its keys per case; runs under
 # MicroPython (the HAL's AES: cryptolib) and CPython (hal/aes.py: the cryptography package).
 #
-#     .venv/bin/micropython [-X heapsize=72K] tests/firmware/han_mp_decrypt.py dut_firmware INPUT
+#     .venv/bin/micropython [-X heapsize=72K] tests/firmware/han_mp_decrypt.py . INPUT
 #
 # INPUT, one item per line (read line by line, so that it also runs in a small heap):
 #     case ID KEY AUTH_KEY     a new case (KEY, AUTH_KEY: 32 hex digits, or - for none)
@@ -11,19 +11,19 @@
 
 import sys
 
-sys.path.insert(0, sys.argv[1])
+sys.path.insert(0, sys.argv[1])  # the folder holding the dut_firmware package
 
 import binascii  # noqa: E402
 import gc  # noqa: E402
 import json  # noqa: E402
 
-from han.decoder import Decoder  # noqa: E402
+from dut_firmware.han.decoder import Decoder  # noqa: E402
 
 try:
     import cryptolib  # noqa: F401
     ecb = None  # MicroPython: the decoder's default, cryptolib itself, as the HAL gives it (small heaps)
 except ImportError:
-    from hal.aes import ecb
+    from dut_firmware.hal.aes import ecb
 
 
 def key(text):

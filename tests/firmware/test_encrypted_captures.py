@@ -20,6 +20,7 @@ from dut_firmware.han.decoder import Decoder
 from tests.spec_frames import LIST2_HEX, LIST2_READING, load_reference_frames, unhex
 
 FIRMWARE_DIR = dut_firmware.__path__[0]
+FIRMWARE_ROOT = os.path.dirname(FIRMWARE_DIR)  # the folder holding the package: on sys.path
 SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "han_mp_decrypt.py")
 
 FRAMES = load_reference_frames()
@@ -148,7 +149,7 @@ def _spec(tmp_path, frames):
 
 
 def _run(interpreter, spec, *options):
-    proc = subprocess.run([interpreter, *options, SCRIPT, FIRMWARE_DIR, spec], capture_output=True, text=True,
+    proc = subprocess.run([interpreter, *options, SCRIPT, FIRMWARE_ROOT, spec], capture_output=True, text=True,
                           timeout=60)
     assert proc.returncode == 0, proc.stderr + proc.stdout
     return [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]

@@ -22,7 +22,7 @@ import requests
 from rig.wait import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
-FW = ROOT / "dut_firmware"  # on sys.path through tests/firmware/conftest.py
+FW = ROOT / "dut_firmware"
 START = datetime(2024, 10, 1, 19, 0, 0)
 
 
@@ -249,7 +249,7 @@ def test_fw_http_long_lines_are_refused_and_the_server_survives(tmp_path, microp
 
 
 def test_fw_http_connection_cap(tmp_path, micropython):
-    from services import http as http_mod
+    from dut_firmware.services import http as http_mod
 
     line = RawPty()
     socks: list[socket.socket] = []
@@ -307,7 +307,7 @@ def test_fw_modbus_disable_with_a_client_connected(tmp_path, micropython):
 
 # -- CPython units -----------------------------------------------------------------------------------
 def _cfg():
-    import config
+    from dut_firmware import config
 
     return config.merge(config.DEFAULTS, {"serial": {"device": "/dev/null-han"},
                                           "http": {"host": "127.0.0.1", "port": 0}})
@@ -316,9 +316,9 @@ def _cfg():
 MP_DECODER_CRASH = r"""
 import sys, json
 sys.path.insert(0, %(fw)r)
-import config, main
+from dut_firmware import app, config
 cfg = config.merge(config.DEFAULTS, {"serial": {"device": "/dev/null-han"}})
-app = main.App(cfg)
+app = app.App(cfg)
 out = [app.health_message()["counters"]["decoder_restarts"]]
 def boom(data):
     raise IndexError("bug")
@@ -336,7 +336,7 @@ print("RESULT " + json.dumps(out))
 
 def test_fw_decoder_crash_is_counted(tmp_path, micropython):
     script = tmp_path / "crash.py"
-    script.write_text(MP_DECODER_CRASH % {"fw": str(FW), "frame": _frames(1)[0].data.hex()})
+    script.write_text(MP_DECODER_CRASH % {"fw": str(ROOT), "frame": _frames(1)[0].data.hex()})
     run = subprocess.run([micropython, str(script)], capture_output=True, text=True, timeout=30,
                          cwd=tmp_path)
     lines = run.stdout.splitlines()
@@ -348,7 +348,7 @@ def test_fw_decoder_crash_is_counted(tmp_path, micropython):
 
 class _MqttApp:
     def __init__(self):
-        import state as state_mod
+        from dut_firmware import state as state_mod
 
         self.state = state_mod.State("CET-1CEST,M3.5.0,M10.5.0/3")
         self.logs = []
@@ -358,7 +358,7 @@ class _MqttApp:
 
 
 def test_fw_mqtt_queue_bounded_by_bytes_not_count():
-    from services import mqtt
+    from dut_firmware.services import mqtt
 
     app = _MqttApp()
     client = mqtt.MqttClient(app)
@@ -377,13 +377,13 @@ def test_fw_mqtt_queue_bounded_by_bytes_not_count():
 
 
 def test_fw_modbus_stop_closes_clients_before_the_server():
-    from services import modbus
+    from dut_firmware.services import modbus
 
     class App:
         cfg = {"modbus": {"unit_id": 1}}
 
         def __init__(self):
-            import state as state_mod
+            from dut_firmware import state as state_mod
 
             self.state = state_mod.State("CET-1CEST,M3.5.0,M10.5.0/3")
 
@@ -406,7 +406,7 @@ def test_fw_modbus_stop_closes_clients_before_the_server():
 
 
 def test_fw_http_idle_connection_is_closed(monkeypatch):
-    from services import http as http_mod
+    from dut_firmware.services import http as http_mod
 
     class App:
         def __init__(self):

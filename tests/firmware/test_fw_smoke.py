@@ -190,8 +190,9 @@ def test_fw_token_secrets_and_no_data(tmp_path, micropython, line):
 MP_UNITS = r"""
 import sys
 sys.path.insert(0, %(fw)r)
-import tz, message, json
-from services import modbus
+import json
+from dut_firmware import message, tz
+from dut_firmware.services import modbus
 r = tz.Tz("CET-1CEST,M3.5.0,M10.5.0/3")
 assert tz.timestamp_to_epoch_ms("2024-10-01T19:00:00", r) == 1727802000000
 assert r.utc_offset(2024, 3, 31, 3, 0, 0) == 7200 and r.utc_offset(2024, 10, 27, 3, 0, 0) == 3600
@@ -206,7 +207,7 @@ print("OK")
 
 def test_fw_pure_modules_on_micropython(tmp_path, micropython):
     script = tmp_path / "units.py"
-    script.write_text(MP_UNITS % {"fw": str(find_firmware_dir())})
+    script.write_text(MP_UNITS % {"fw": str(find_firmware_dir().parent)})
     out = subprocess.run([micropython, str(script)], capture_output=True, text=True, timeout=30)
     assert out.stdout.strip() == "OK", out.stdout + out.stderr
 

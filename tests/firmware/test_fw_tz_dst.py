@@ -13,15 +13,16 @@ from zoneinfo import ZoneInfo
 
 import han_testdata as td
 import pytest
-import state as state_mod
-import tz
 from test_han_p1 import telegram
 
 import dut_firmware
+from dut_firmware import state as state_mod
+from dut_firmware import tz
 from dut_firmware.han.decoder import Decoder
 from rig.bench import posix_tz
 
 FIRMWARE_DIR = dut_firmware.__path__[0]
+FIRMWARE_ROOT = os.path.dirname(FIRMWARE_DIR)  # the folder holding the package: on sys.path
 MICROPYTHON = os.path.join(os.path.dirname(sys.executable), "micropython")
 DAYS = ((2024, 3, 31), (2024, 10, 27), (2025, 3, 30), (2025, 10, 26))
 ZONES = ("Europe/Oslo", "Europe/Helsinki")
@@ -70,7 +71,7 @@ def test_the_flag_resolves_a_repeated_time_without_a_previous_reading():
 _MP_SCRIPT = """
 import sys, json
 sys.path.insert(0, %r)
-import tz
+from dut_firmware import tz
 while True:
     line = sys.stdin.readline()
     if not line:
@@ -87,7 +88,7 @@ while True:
 
 def test_micropython_agrees_on_every_change_day():
     lines = [json.dumps([posix_tz(zone), _readings(zone, day, 10)]) for zone in ZONES for day in DAYS]
-    proc = subprocess.run([MICROPYTHON, "-c", _MP_SCRIPT % FIRMWARE_DIR], input="\n".join(lines) + "\n",
+    proc = subprocess.run([MICROPYTHON, "-c", _MP_SCRIPT % FIRMWARE_ROOT], input="\n".join(lines) + "\n",
                           capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert [json.loads(line) for line in proc.stdout.splitlines()] == [[2160, []]] * len(lines)
@@ -193,8 +194,9 @@ def test_a_clear_dst_bit_counts_once_the_meter_has_set_it():
 _MP_FLAGS = """
 import sys, json
 sys.path.insert(0, %r)
-import binascii, state
-from han.decoder import Decoder
+import binascii
+from dut_firmware import state
+from dut_firmware.han.decoder import Decoder
 rule = sys.stdin.readline().strip()
 decoder = Decoder()
 while True:
@@ -212,7 +214,7 @@ while True:
 def test_micropython_places_the_repeated_hour_by_the_flag(zone, kind, micropython):
     frames, sent, dst = zip(*_frames(zone, kind), strict=True)
     lines = [posix_tz(zone)] + [f.hex() for f in frames]
-    proc = subprocess.run([micropython, "-c", _MP_FLAGS % FIRMWARE_DIR], input="\n".join(lines) + "\n",
+    proc = subprocess.run([micropython, "-c", _MP_FLAGS % FIRMWARE_ROOT], input="\n".join(lines) + "\n",
                           capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert [json.loads(line) for line in proc.stdout.splitlines()] == [list(x) for x in zip(dst, sent, strict=True)]

@@ -9,14 +9,12 @@ import struct
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-import config
-import led
-import message
 import pytest
-import state as state_mod
-import tz
-from services import modbus, mqtt
-from services.http import HttpServer
+
+from dut_firmware import config, led, message, tz
+from dut_firmware import state as state_mod
+from dut_firmware.services import modbus, mqtt
+from dut_firmware.services.http import HttpServer
 
 OSLO = "CET-1CEST,M3.5.0,M10.5.0/3"
 

@@ -14,6 +14,7 @@ from dut_firmware.hal.aes import ecb
 from dut_firmware.han.gcm import AuthError, Gcm
 
 FIRMWARE_DIR = dut_firmware.__path__[0]
+FIRMWARE_ROOT = os.path.dirname(FIRMWARE_DIR)  # the folder holding the package: on sys.path
 
 # Green Book Table 40
 EK = bytes.fromhex("000102030405060708090A0B0C0D0E0F")
@@ -71,8 +72,8 @@ def test_bad_inputs_are_refused():
 MP_GCM = r"""
 import sys
 sys.path.insert(0, %(fw)r)
-from hal.aes import ecb
-from han.gcm import Gcm, AuthError
+from dut_firmware.hal.aes import ecb
+from dut_firmware.han.gcm import Gcm, AuthError
 import cryptolib
 ek = bytes.fromhex(%(ek)r)
 block = ecb(ek)
@@ -88,7 +89,7 @@ except AuthError as e:
 
 
 def test_green_book_vector_on_micropython(micropython):
-    code = MP_GCM % {"fw": FIRMWARE_DIR, "ek": EK.hex(), "ak": AK.hex(), "iv": IV.hex(), "plain": PLAIN.hex()}
+    code = MP_GCM % {"fw": FIRMWARE_ROOT, "ek": EK.hex(), "ak": AK.hex(), "iv": IV.hex(), "plain": PLAIN.hex()}
     proc = subprocess.run([micropython, "-c", code], capture_output=True, text=True, timeout=30)
     assert proc.returncode == 0, proc.stderr + proc.stdout
     lines = proc.stdout.splitlines()

@@ -10,10 +10,10 @@ hand from the spec layout (``kamstrup_no_list``) runs too.
 import random
 
 import han_testdata as td
-import message
 import pytest
 from han_testdata import run
 
+from dut_firmware import message
 from dut_firmware.han import aidon, kamstrup
 from dut_firmware.han.decoder import Decoder, decode_apdu
 from tests.spec_frames import LIST1_HEX, load_reference_frames, unhex

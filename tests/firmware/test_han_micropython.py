@@ -16,6 +16,7 @@ import dut_firmware
 from tests.spec_frames import unhex
 
 FIRMWARE_DIR = dut_firmware.__path__[0]
+FIRMWARE_ROOT = os.path.dirname(FIRMWARE_DIR)  # the folder holding the package: on sys.path
 SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "han_mp_decode_frames.py")
 HAN_FILES = sorted(glob.glob(os.path.join(FIRMWARE_DIR, "han", "*.py")))
 
@@ -53,7 +54,7 @@ def _spec(reference_frames):
 
 def _run(interpreter, spec_path, *options):
     proc = subprocess.run(
-        [interpreter, *options, SCRIPT, FIRMWARE_DIR, spec_path],
+        [interpreter, *options, SCRIPT, FIRMWARE_ROOT, spec_path],
         capture_output=True, text=True, timeout=60,
     )
     assert proc.returncode == 0, proc.stderr + proc.stdout

@@ -8,14 +8,14 @@ import asyncio
 import json
 import random
 
-import message
 import pytest
-import state as state_mod
 from han_testdata import run
-from services import modbus
 
+from dut_firmware import message
+from dut_firmware import state as state_mod
 from dut_firmware.han import dsmr
 from dut_firmware.han.decoder import Decoder
+from dut_firmware.services import modbus
 from tests.spec_frames import LIST1_HEX, LIST2_HEX, load_reference_frames, unhex
 
 OSLO = "CET-1CEST,M3.5.0,M10.5.0/3"

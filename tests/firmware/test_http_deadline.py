@@ -4,8 +4,9 @@ keep-alive clients taking turns while others wait."""
 
 import asyncio
 
-from services import http
 from test_fw_units import LIST2, FakeApp, ok
+
+from dut_firmware.services import http
 
 SCALE = 10.0  # device time runs 10x: the 5 s deadline is 0.5 s, raised to the 1 s real floor
 

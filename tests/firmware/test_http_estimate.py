@@ -2,13 +2,14 @@
 and meter counters that never decrease: on CPython and on the real MicroPython interpreter."""
 
 import json
+import os
 import subprocess
 import sys
 
-import state as state_mod
 from test_fw_units import LIST2, OSLO, ok
 
 import dut_firmware
+from dut_firmware import state as state_mod
 
 E0 = 42879838            # Wh, the meter's import counter at the first hour
 P = 3456                 # W, a constant load
@@ -122,7 +123,7 @@ def test_a_decreasing_meter_counter_is_rejected_counted_and_never_published():
 SCRIPT = """
 import sys, json
 sys.path.insert(0, %r)
-import state
+from dut_firmware import state
 s = state.State(%r)
 while True:
     line = sys.stdin.readline()
@@ -142,7 +143,7 @@ def test_micropython_computes_the_same_estimate(micropython):
         feed.append([{"p_import_w": (k * 7919) % 11000, "p_export_w": (k * 31) % 500}, 1000 + 2000 * k])
     feed.append([{"e_import_wh": E0 - 5, "e_export_wh": 900}, 3602000])
     text = "".join(json.dumps(row) + "\n" for row in feed)
-    script = SCRIPT % (dut_firmware.__path__[0], OSLO)
+    script = SCRIPT % (os.path.dirname(dut_firmware.__path__[0]), OSLO)
     mp = subprocess.run([micropython, "-c", script], input=text, capture_output=True, text=True, timeout=120)
     assert mp.returncode == 0, mp.stderr
     cp = subprocess.run([sys.executable, "-c", script], input=text, capture_output=True, text=True, timeout=120)

@@ -5,10 +5,11 @@ hex digits, with no secret in any answer."""
 import asyncio
 import json
 
-import config
 import pytest
-from services.http import HttpServer, permission
 from test_fw_units import FakeApp
+
+from dut_firmware import config
+from dut_firmware.services.http import HttpServer, permission
 
 KEY = "00112233445566778899aabbccddeeff"
 

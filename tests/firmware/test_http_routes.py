@@ -6,12 +6,13 @@ import asyncio
 import json
 import re
 
-import config
 import pytest
-from services import ui
-from services.http import ROUTES, HttpServer
-from services.http_request import MAX_HEADERS, HttpError, body_length, parse_head, split_target
 from test_fw_units import LIST2, LIST3_EXTRA, FakeApp, ok
+
+from dut_firmware import config
+from dut_firmware.services import ui
+from dut_firmware.services.http import ROUTES, HttpServer
+from dut_firmware.services.http_request import MAX_HEADERS, HttpError, body_length, parse_head, split_target
 
 TOKEN = "t0ken"
 

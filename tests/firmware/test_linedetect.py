@@ -1,5 +1,6 @@
 """The line-settings detection state machine (han/linedetect.py), fed frame outcomes and time."""
 
+import os
 import subprocess
 
 import pytest
@@ -8,6 +9,7 @@ import dut_firmware
 from dut_firmware.han.linedetect import CANDIDATES, LineDetect, line_text, parse_line
 
 FIRMWARE_DIR = dut_firmware.__path__[0]
+FIRMWARE_ROOT = os.path.dirname(FIRMWARE_DIR)  # the folder holding the package: on sys.path
 KAIFA, P1 = (2400, "E"), (115200, "N")
 
 
@@ -110,7 +112,7 @@ def test_no_candidates_is_an_error():
 MP_SCRIPT = """
 import sys
 sys.path.insert(0, %r)
-from han.linedetect import LineDetect
+from dut_firmware.han.linedetect import LineDetect
 d = LineDetect(0, listen_ms=1000, bad_frames=2, silence_ms=3000)
 out = [d.tick(1000), d.current, d.on_frame(False, 1100), d.on_frame(False, 1200), d.current,
        d.on_frame(True, 1300), d.state, d.tick(4300), d.current]
@@ -119,7 +121,7 @@ print(repr(out))
 
 
 def test_runs_under_micropython(micropython):
-    done = subprocess.run([micropython, "-c", MP_SCRIPT % FIRMWARE_DIR], capture_output=True, text=True,
+    done = subprocess.run([micropython, "-c", MP_SCRIPT % FIRMWARE_ROOT], capture_output=True, text=True,
                           timeout=30)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == ("[True, (115200, 'N'), False, True, (9600, 'E'), False, 'detected', True, "
@@ -129,7 +131,7 @@ def test_runs_under_micropython(micropython):
 def test_config_takes_auto_and_a_remembered_setting(tmp_path):
     import json
 
-    import config
+    from dut_firmware import config
 
     path = tmp_path / "c.json"
     path.write_text(json.dumps({"serial": {"device": "/dev/null", "baud": "auto"},

@@ -6,10 +6,10 @@ from __future__ import annotations
 import struct
 import uuid
 
-import config
 import pytest
-from services import mdns
 
+from dut_firmware import config
+from dut_firmware.services import mdns
 from rig.dut import SoftwareDut
 from rig.line import LineSettings
 from rig.links import PtyLink

@@ -5,10 +5,10 @@ import json
 import struct
 import subprocess
 
-import config
 import pytest
-from services import modbus
 
+from dut_firmware import config
+from dut_firmware.services import modbus
 from rig.probes.modbus import HAN2X_COUNT, HAN2X_REGISTERS, decode_han2x
 
 # A Kaifa List 3 as the decoder normalizes it (values from `rig frames --meter kaifa-ma304h4 --list 3`)
@@ -145,7 +145,7 @@ def test_config_validates_map_and_scale():
 MP_SCRIPT = r"""
 import json, sys
 sys.path.insert(0, %r)
-from services import modbus
+from dut_firmware.services import modbus
 fields = json.loads(%r)
 regs = modbus.han2x_registers(fields, 1000, 3600000, "0.1.0")
 import struct
@@ -158,7 +158,7 @@ print(json.dumps({"regs": regs, "resp": resp.hex(), "bad": bad.hex()}))
 
 def test_han2x_map_on_micropython(micropython):
     """The same map computed by the real MicroPython interpreter is the CPython one, byte for byte."""
-    fw_dir = modbus.__file__.rsplit("/services/", 1)[0]
+    fw_dir = modbus.__file__.rsplit("/dut_firmware/", 1)[0]  # the folder holding the package
     out = subprocess.run([micropython, "-c", MP_SCRIPT % (fw_dir, json.dumps(LIST3))], capture_output=True,
                          text=True, timeout=30, check=True).stdout
     got = json.loads(out)

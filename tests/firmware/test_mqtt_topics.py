@@ -3,10 +3,11 @@ the packets for Home Assistant's birth message, the jittered back-off, and the c
 
 import json
 
-import config
 import pytest
-import state as state_mod
-from services import mqtt
+
+from dut_firmware import config
+from dut_firmware import state as state_mod
+from dut_firmware.services import mqtt
 
 LIST2 = {"list_version": "KFM_001", "meter_id": "6970631407262986", "meter_type": "MA304H4", "p_import_w": 2102,
          "p_export_w": 0, "q_import_var": 0, "q_export_var": 719, "i_l1_a": 3.408, "i_l2_a": 2.092,

@@ -17,11 +17,12 @@ import asyncio
 import json
 import struct
 
-import config
-import state as state_mod
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from services import http, modbus, mqtt
+
+from dut_firmware import config
+from dut_firmware import state as state_mod
+from dut_firmware.services import http, modbus, mqtt
 
 SETTINGS = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 DONE_S = 5  # the exchange ends within this after the end of stream, else it hangs
@@ -293,7 +294,7 @@ def test_mqtt_malformed_remaining_length_ends_the_stream():
 class _MqttApp(App):
     def __init__(self):
         super().__init__()
-        from hal.unix import UnixHal
+        from dut_firmware.hal.unix import UnixHal
 
         self.hal = UnixHal(self.cfg)
 
