@@ -115,6 +115,7 @@ class _AustrianProfile(ListedProfile):
     schedule: PeriodicSchedule = field(default_factory=lambda: PeriodicSchedule(5, LIST_NO))
     lists: dict[int, str] = field(default_factory=lambda: dict(LISTS))
     list_fields: dict[int, tuple[str, ...]] = field(default_factory=lambda: {LIST_NO: FIELDS})
+    layout: tuple[_Value, ...] = field(kw_only=True)  # the values of the list, in the order they are sent
 
     def resolve_meter_id(self, meter_id: str | None) -> str:
         """The meter number sent (text): the profile's default when None."""
@@ -126,9 +127,6 @@ class _AustrianProfile(ListedProfile):
             _text_id(overrides["meter_id"], self.default_meter_id)
         return {**values, **overrides}
 
-    def _values(self) -> tuple[_Value, ...]:
-        raise NotImplementedError
-
     def timestamp(self, at: datetime) -> str:
         return at.isoformat(timespec="seconds")[:19]
 
@@ -137,7 +135,7 @@ class _AustrianProfile(ListedProfile):
         self.fields(list_no)
         reading: Reading = {"timestamp": self.timestamp(at), "meter_id": _text_id(values.get("meter_id"),
                                                                                    self.default_meter_id)}
-        for value in self._values():
+        for value in self.layout:
             reading[value.name] = value.quantized(values.get(value.name))
         return reading
 
@@ -148,9 +146,6 @@ class KaifaNetzNoeProfile(_AustrianProfile):
 
     invoke_id: int = 0x8006870E
     segment_bytes: int = mbus.SEGMENT_BYTES
-
-    def _values(self) -> tuple[_Value, ...]:
-        return _NOE_VALUES
 
     def _deviation(self, at: datetime) -> tuple[int, bool]:
         local = zone(self.timezone)
@@ -168,7 +163,7 @@ class KaifaNetzNoeProfile(_AustrianProfile):
         deviation, dst = self._deviation(at)
         clock = axdr.date_time(at, hundredths=0, deviation=deviation, clock_status=0x80 if dst else 0x00)
         items = [axdr.octet_string(clock)]
-        for (obis, scaler, unit), value in zip(_NOE_OBIS, _NOE_VALUES, strict=True):
+        for (obis, scaler, unit), value in zip(_NOE_OBIS, self.layout, strict=True):
             items += [axdr.octet_string(obis), value.item(reading), _scaler_unit(scaler, unit)]
         pf = round(power_factor(reading) * 1000)
         items += [axdr.octet_string(bytes((1, 0, 13, 7, 0, 255))), axdr.long_unsigned(pf), _scaler_unit(-3, 0xFF)]
@@ -209,13 +204,10 @@ class LandisGyrBurgenlandProfile(_AustrianProfile):
     source_address: bytes = b"\x03"
     control: int = 0x13
 
-    def _values(self) -> tuple[_Value, ...]:
-        return _BURGENLAND_VALUES
-
     def apdu(self, reading: Reading, at: datetime) -> bytes:
         """The plain DATA-NOTIFICATION of ``reading`` at meter time ``at``."""
         clock = axdr.date_time(at, clock_status=0x00)
-        items = [value.item(reading) for value in _BURGENLAND_VALUES]
+        items = [value.item(reading) for value in self.layout]
         items += [axdr.long_unsigned(n) for n in self.unknown_items]
         meter_id = _text_id(reading.get("meter_id"), self.default_meter_id)
         items.append(axdr.octet_string(meter_id.encode("ascii")))
@@ -236,7 +228,9 @@ _BURGENLAND_VALUES = (
 
 MA309_NETZNOE = KaifaNetzNoeProfile(
     id="kaifa-ma309-netznoe", model="MA309", make="Kaifa", default_meter_id="181220000009",
-    protocol="M-Bus/DLMS, general-glo-ciphering SC 0x20 (Netz NOE)", security=NETZNOE_TEST_SECURITY)
+    protocol="M-Bus/DLMS, general-glo-ciphering SC 0x20 (Netz NOE)", security=NETZNOE_TEST_SECURITY,
+    layout=_NOE_VALUES)
 E450_BURGENLAND = LandisGyrBurgenlandProfile(
     id="landis-gyr-e450-burgenland", model="E450", make="Landis+Gyr", default_meter_id="30137181",
-    protocol="HDLC/DLMS, general-glo-ciphering SC 0x30 (Netz Burgenland)", security=BURGENLAND_TEST_SECURITY)
+    protocol="HDLC/DLMS, general-glo-ciphering SC 0x30 (Netz Burgenland)", security=BURGENLAND_TEST_SECURITY,
+    layout=_BURGENLAND_VALUES)

@@ -35,8 +35,8 @@ TEXT_FIELDS = ("list_version", "meter_type")
 
 
 def ident_type(ident: str) -> str:
-    """The meter type in an ident ``XXXZ[\\W]type`` (IEC 62056-21): after the maker code, the baud-rate
-    digit and the optional enhanced identification ``\\W`` (``Lux5\\253663629_D`` -> ``53663629_D``)."""
+    """The meter type in an IEC 62056-21 ident (three letters of maker code, one baud-rate digit, an optional
+    enhanced identification ``\\W``, then the type): ``Lux5\\253663629_D`` -> ``53663629_D``."""
     return ident[6:] if ident[4:5] == "\\" else ident[4:]
 
 

@@ -40,11 +40,13 @@ def _good(name: str) -> list[Event]:
     return pattern_events(T.state(name), T, 0.0, BASE, cycles=3)
 
 
-@pytest.mark.parametrize("name", list(T.states))
-@pytest.mark.parametrize("path", ["photodiode", "photodiode-1ch", "camera"])
+# one channel sees a cycle of colours (critical error) as one steady light: it cannot tell that state
+CASES = [(name, path) for path in ("photodiode", "photodiode-1ch", "camera") for name in T.states
+         if not (path == "photodiode-1ch" and len(T.state(name).colours) > 1)]
+
+
+@pytest.mark.parametrize(("name", "path"), CASES)
 def test_every_state_is_recognised(name: str, path: str) -> None:
-    if path == "photodiode-1ch" and len(T.state(name).colours) > 1:
-        pytest.skip("one channel sees a cycle of colours as one steady light (no colour)")
     events = _good(name)
     if path == "camera":
         obs, tol, period = _camera(events)
