@@ -282,8 +282,11 @@ class UnixHal:
         return time.time_ns() // 1000000
 
     def free_heap(self):
+        """Bytes free after a collection: what the firmware can still allocate, not the garbage that
+        happens to wait for the collector (a sample without it reads anything from ~0 to the heap's size)."""
         try:
             import gc
+            gc.collect()
             return gc.mem_free()
         except (ImportError, AttributeError):
             return None

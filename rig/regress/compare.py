@@ -57,7 +57,7 @@ RULES: tuple[Rule, ...] = (
     Rule("frames_decoded", "lower", floor=0.5),  # frames: counts are exact, one frame is a move
     Rule("frames_lost", "higher", floor=0.5),
     Rule("dut.boot_time", "higher", floor=100.0, rel=0.5),  # ms: process start on a loaded host varies
-    Rule("dut.free_heap", "lower", floor=16384.0, rel=0.1),  # bytes: the collector's timing varies
+    Rule("dut.free_heap", "lower", floor=16384.0, rel=0.1),  # bytes after a collection: buffers in flight vary
 )
 
 
