@@ -40,6 +40,23 @@ class ScannedFrame:
     offset: int = 0  # position of its first byte in the stream fed so far
     crc: bool = True  # False for a P1 telegram that carries no CRC (old DSMR)
 
+    @property
+    def more(self) -> bool:
+        """True for a part of a message that more parts follow: an HDLC frame with its segmentation bit S
+        set or carrying a general-block-transfer block (``E0``) that is not the last (block control bit 7
+        clear), or a wired M-Bus frame whose CI is a DLMS transport segment number (``00``..``1F``) without
+        the FIN bit (``10``). A reader publishes the message once, at its last part."""
+        if self.kind == "hdlc":
+            if len(self.data) > 1 and self.data[1] & 0x08:
+                return True
+            header = _hdlc_header_length(bytearray(self.data), len(self.data) - 2)
+            info = self.data[header + 3:] if header is not None and header > 0 else b""
+            info = info[3:] if info[:3] == b"\xe6\xe7\x00" else info  # the LLC header, when sent
+            return len(info) > 1 and info[0] == 0xE0 and not info[1] & 0x80
+        if self.kind == "mbus":
+            return len(self.data) > 6 and self.data[6] < 0x20 and not self.data[6] & 0x10
+        return False
+
 
 class FrameScanner:
     """Feed bytes, get the frames they complete. ``frames_ok``, ``frames_bad`` and ``skipped`` count."""

@@ -146,3 +146,28 @@ def test_p1_telegrams():
 def test_a_slash_in_binary_data_is_no_telegram():
     frames, scanner = scan(b"\x01/\x02/ab\x00" + MBUS_1)
     assert summary(frames) == [("mbus", True, None)] and scanner.skipped == 7
+
+
+def test_segments_of_one_message_say_that_more_follow():
+    from rig.emulators import mbus
+
+    apdu = bytes(range(256)) * 2
+    frames, _ = scan(mbus.encode(apdu, segment_bytes=200))
+    assert [(f.kind, f.ok, f.more) for f in frames] == [("mbus", True, True)] * 2 + [("mbus", True, False)]
+    (single,), _ = scan(mbus.encode(apdu[:100]))
+    assert not single.more  # CI 10: one segment, FIN set
+    standard = bytes([0x68, 3, 3, 0x68, 0x08, 0x01, 0x72, 0x7B, 0x16])
+    assert not ScannedFrame("mbus", True, standard).more  # CI 72: an M-Bus data response, no DLMS segment
+    assert ScannedFrame("hdlc", True, bytes([0x7E, 0xA8, 0x20])).more  # HDLC segmentation bit S
+    assert not ScannedFrame("hdlc", True, bytes([0x7E, 0xA0, 0x20])).more
+
+
+def test_general_block_transfer_blocks_say_that_more_follow():
+    path = next(p for p in LIBRARY if p.stem == "lg_e450_hdlc_gbt_enc_1")  # three HDLC frames, one GBT message
+    frames, _ = scan(b"".join(chunk.data for chunk in read_capture(path).chunks))
+    assert [(f.ok, f.more) for f in frames] == [(True, True), (True, True), (True, False)]
+
+
+def test_whole_frames_of_the_library_say_no_more_follow(kaifa_frames):
+    frames, _ = scan(b"".join(kaifa_frames))
+    assert frames and not any(f.more for f in frames)

@@ -293,9 +293,10 @@ def emissions_from_capture(capture: Capture) -> list[Emission]:
     """One write per chunk of a capture, with what its annotations say (``expect`` is the reading).
 
     A recording that says nothing of what a reader counts (a real meter, an imported dump) is counted by
-    the rig's own frame scanner: a frame whose checksums are right counts ``frames_ok``, one cut short
-    ``truncated``, another bad one ``checksum_errors``, and each chunk holding bytes outside any frame
-    one ``framing_errors``.
+    the rig's own frame scanner: a message whose frames' checksums are right counts ``frames_ok`` once, at
+    its last segment (HDLC segments, M-Bus segments), one cut short ``truncated``, another bad frame
+    ``checksum_errors``, a message whose last segment never came before the stream ended ``truncated`` once,
+    and each chunk holding bytes outside any frame one ``framing_errors``.
     """
     counts = [dict(chunk.counts or {}) for chunk in capture.chunks]
     if not any(counts) and capture.chunks:
@@ -312,14 +313,22 @@ def _scanned_counts(chunks: list[bytes]) -> list[dict[str, int]]:
 
     scanner = FrameScanner()
     out: list[dict[str, int]] = []
+    segments = False  # segments of a message wait for its last one
     for i, data in enumerate(chunks):
+        last = i == len(chunks) - 1
         skipped = scanner.skipped
-        frames = scanner.feed(data) + (scanner.flush() if i == len(chunks) - 1 else [])
+        frames = scanner.feed(data) + (scanner.flush() if last else [])
         count: dict[str, int] = {}
         for frame in frames:
+            if frame.ok and frame.more:
+                segments = True
+                continue
+            segments = segments and not frame.ok
             name = ("frames_ok" if frame.ok else "truncated" if (frame.error or "").startswith("truncated")
                     else "checksum_errors")
             count[name] = count.get(name, 0) + 1
+        if last and segments:
+            count["truncated"] = count.get("truncated", 0) + 1
         if scanner.skipped > skipped:
             count["framing_errors"] = 1
         out.append(count)

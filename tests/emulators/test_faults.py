@@ -1,6 +1,7 @@
 import random
 from dataclasses import replace
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 from han.hdlc import HdlcFrameReader
@@ -410,3 +411,15 @@ def test_emissions_are_made_one_at_a_time_as_the_stream_asks() -> None:
     assert [first, *rest] == emissions_from_frames(Meter("kaifa-ma304h4", start=start).frames(start=start, count=3600),
                                                    start)
     assert rest[-1].t == 7198 and list(iter_emissions_from_frames(iter(()), start)) == []
+
+
+def test_a_message_in_two_mbus_segments_counts_once_at_its_last_segment():
+    from rig.capture import Capture, Chunk, load_capture
+
+    path = Path(__file__).resolve().parents[2] / "captures" / "kaifa" / "kaifa_at_netznoe_mbus_enc.jsonl"
+    capture = load_capture(path)
+    (emission,) = emissions_from_capture(capture)
+    assert dict(emission.counts) == {"frames_ok": 1} and emission.published  # two M-Bus frames, one message
+    first_segment = capture.chunks[0].data[:capture.chunks[0].data[1] + 6]
+    (cut,) = emissions_from_capture(Capture(meter=None, chunks=[Chunk(t=0.0, data=first_segment)]))
+    assert dict(cut.counts) == {"truncated": 1}  # its last segment never came
