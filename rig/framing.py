@@ -3,7 +3,7 @@
 :class:`FrameScanner` takes bytes in any chunking and returns each frame it completes as a
 :class:`ScannedFrame` (kind, checksums right or not, bytes, error). It knows three framings:
 
-- ``hdlc``: ``7E`` | format ``A0``..``A7`` with an 11-bit length | addresses | control | HCS | info |
+- ``hdlc``: ``7E`` | format ``A0``..``AF`` (S bit, 11-bit length) | addresses | control | HCS | info |
   FCS | ``7E``; HCS and FCS are CRC-16/X.25. The length is trusted only once the HCS checks out.
 - ``mbus``: M-Bus long frame ``68 L L 68`` | L bytes (C, A, CI, data) | checksum (sum mod 256) | ``16``.
 - ``p1``: an ASCII telegram ``/XXX5ident`` ... ``!`` + 4 hex digits of CRC-16/ARC over ``/`` through
@@ -126,7 +126,7 @@ class FrameScanner:
         buf = self._buf
         if len(buf) < 3:
             return 1 if final else None
-        if not 0xA0 <= buf[1] <= 0xA7:
+        if buf[1] & 0xF0 != 0xA0:  # frame type 3; the segmentation bit S may be set
             return 1
         length = ((buf[1] & 0x07) << 8) | buf[2]  # bytes between the flags
         header = _hdlc_header_length(buf, length)  # format + addresses + control

@@ -23,7 +23,8 @@ from tests.spec_frames import (
 
 LOCAL = CAPTURES / "runs"  # local recordings, not part of the library (git-ignored)
 FILES = sorted(p for p in CAPTURES.rglob("*") if p.is_file() and LOCAL not in p.parents and p.name != "README.md")
-MAKES = {"kaifa": "Kaifa", "aidon": "Aidon", "kamstrup": "Kamstrup", "landis-gyr": "Landis+Gyr", "sagemcom": "Sagemcom"}
+MAKES = {"kaifa": "Kaifa", "aidon": "Aidon", "kamstrup": "Kamstrup", "landis-gyr": "Landis+Gyr", "sagemcom": "Sagemcom",
+         "iskraemeco": "Iskraemeco"}
 LOG_2024 = CAPTURES / "kaifa" / "no-ma304h4-2024-10-01.jsonl"
 
 
@@ -32,7 +33,7 @@ def _name(path: Path) -> str:
 
 
 def test_library_holds_captures_only():
-    assert len(FILES) == 32, [_name(p) for p in FILES]
+    assert len(FILES) == 33, [_name(p) for p in FILES]
     assert [_name(p) for p in FILES if p.suffix != ".jsonl" or p.parent.parent != CAPTURES] == []
     assert {p.parent.name for p in FILES} == set(MAKES)
 

@@ -162,10 +162,13 @@ def test_segments_of_one_message_say_that_more_follow():
     assert not ScannedFrame("hdlc", True, bytes([0x7E, 0xA0, 0x20])).more
 
 
-def test_general_block_transfer_blocks_say_that_more_follow():
-    path = next(p for p in LIBRARY if p.stem == "lg_e450_hdlc_gbt_enc_1")  # three HDLC frames, one GBT message
-    frames, _ = scan(b"".join(chunk.data for chunk in read_capture(path).chunks))
+@pytest.mark.parametrize("stem", ["lg_e450_hdlc_gbt_enc_1",  # three HDLC frames of general-block-transfer blocks
+                                  "iskra_am550_hdlc"])  # three HDLC segments (format A8, A8, A0)
+def test_parts_of_one_hdlc_message_say_that_more_follow(stem):
+    path = next(p for p in LIBRARY if p.stem == stem)
+    frames, scanner = scan(b"".join(chunk.data for chunk in read_capture(path).chunks))
     assert [(f.ok, f.more) for f in frames] == [(True, True), (True, True), (True, False)]
+    assert scanner.skipped == 0
 
 
 def test_whole_frames_of_the_library_say_no_more_follow(kaifa_frames):

@@ -14,7 +14,7 @@ from rig.capture import Capture, read_capture
 CAPTURES = Path(os.environ.get("RIG_CAPTURES", Path(__file__).resolve().parents[2] / "captures"))
 # (kind, make) of the recordings the reader firmware reads; the rest wait for their formats
 READ_BY_THE_FIRMWARE = {("hdlc", "Kaifa"), ("hdlc", "Aidon"), ("p1", "Landis+Gyr"), ("p1", "Kaifa"),
-                        ("mbus", "Kaifa"), ("hdlc", "Landis+Gyr"), ("hdlc", "Kamstrup")}
+                        ("mbus", "Kaifa"), ("hdlc", "Landis+Gyr"), ("hdlc", "Kamstrup"), ("hdlc", "Iskraemeco")}
 
 
 def _library() -> list[Path]:
