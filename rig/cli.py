@@ -39,12 +39,11 @@ from rig.cli_inputs import (
     check_span,
     firmware_build,
     meter_profile,
-    parse_faults,
-    parse_time,
     plural,
     scenario_name,
 )
 from rig.cli_led import led
+from rig.cli_parse import parse_faults, parse_time
 from rig.cli_regress import regress
 from rig.cli_results import results
 from rig.cli_security import describe as describe_security

@@ -33,8 +33,8 @@ from rig.cli_inputs import (
     check_firmware_bench,
     firmware_build,
     meter_profile,
-    parse_time,
 )
+from rig.cli_parse import parse_time
 from rig.results import DEFAULT_URL
 
 EXIT_REGRESSION = 1

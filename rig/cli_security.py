@@ -2,7 +2,8 @@
 
 ``--key``, ``--auth-key``, ``--system-title``, ``--frame-counter`` and ``--security-control`` turn any
 profile into an encrypted meter (general-glo-ciphering) or change the test keys of one that encrypts by
-default. Errors never quote a key (a secret).
+default. ``key_option`` checks the keys of every command that takes one (`rig decode` too), and its
+errors never quote a key (a secret).
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from rig.engine import JUDGED_COUNTERS, MARGIN_S
+from rig.stream_result import JUDGED_COUNTERS, MARGIN_S
 
 if TYPE_CHECKING:
     from rig.bench import Bench

@@ -22,15 +22,7 @@ from rig.dut.firmware_tree import FirmwareBuild
 from rig.emulators import Meter, get_profile
 from rig.emulators.faults import Emission, Fault, apply_faults, iter_emissions_from_frames
 from rig.emulators.security import Security
-from rig.engine import (
-    CAPTURE_INTERVAL_S,
-    ERROR_COUNTERS,
-    INTERFACES,
-    Progress,
-    StreamResult,
-    checking_policy,
-    stream_and_check,
-)
+from rig.engine import stream_and_check
 from rig.line import LineSettings
 from rig.outputs import Destination, Written, write_outputs
 from rig.outputs.text import counter_table, format_summary
@@ -39,6 +31,14 @@ from rig.resolution import describe as describe_resolution
 from rig.resolution import meter_format
 from rig.runclock import RunClock
 from rig.session import Interrupted, StopSignals, check_run_dir, open_meter_link, start_broker, start_dut
+from rig.stream_result import (
+    CAPTURE_INTERVAL_S,
+    ERROR_COUNTERS,
+    INTERFACES,
+    Progress,
+    StreamResult,
+    checking_policy,
+)
 
 __all__ = ["ERROR_COUNTERS", "Progress", "RunOptions", "RunResult", "StreamResult", "counter_table",
            "default_start", "format_summary", "run", "stream_and_check"]

@@ -27,7 +27,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rig.cli import main
-from rig.cli_inputs import Duration, MeterTime, Port, Speed, check_fault_specs, hex_key, reading_json
+from rig.cli_inputs import Duration, MeterTime, Port, Speed, check_fault_specs, reading_json
+from rig.cli_security import key_option
 from rig.emulators.faults import FAULTS
 from rig.reading import FIELDS
 from tests.spec_frames import LIST2_HEX, unhex
@@ -112,8 +113,10 @@ def refused(result) -> str:
     (["run", "--start", "2024-10-01T19:00:00+02:00"], "'--start': give the meter's local wall-clock time, without"),
     (["run", "--meter", "nope"], "Invalid value for '--meter': unknown meter profile 'nope'"),
     (["run", "--seed", "-1"], "Invalid value for '--seed': -1 is not in the range 0<=x<=4294967295"),
-    (["decode", "--key", "zz"], "Invalid value for '--key': 'zz' is not hex"),
-    (["decode", "--auth-key", "00"], "Invalid value for '--auth-key': give 16 bytes (32 hex digits), got 1 byte"),
+    (["decode", "--key", "zz"], "Invalid value for '--key': a key must be 32 hex digits (16 bytes); got 2 characters, "
+                                "not all hex"),
+    (["decode", "--auth-key", "00"], "Invalid value for '--auth-key': a key must be 32 hex digits (16 bytes); got 2 "
+                                     "characters"),
     (["decode", "/"], "Invalid value for '[SOURCE]': File '/' is a directory"),
     (["decode", "/nonexistent/x.hex"], "Invalid value for '[SOURCE]': File '/nonexistent/x.hex' does not exist"),
     (["replay", "/nonexistent.jsonl", "--port", "loop://"], "Invalid value for 'FILE': File '/nonexistent.jsonl'"),
@@ -327,7 +330,7 @@ def _values(files: dict[str, str], param: click.Parameter) -> st.SearchStrategy[
     everything = st.one_of(st.sampled_from(_hostile(files)), texts, ints, floats)
     own = {Speed: st.one_of(floats, ints), Duration: durations, MeterTime: dates, Port: urls,
            click.IntRange: ints, click.Path: st.sampled_from([v for v in _hostile(files) if v[0] == "path"])}
-    callbacks = {reading_json: readings, check_fault_specs: faults, hex_key: keys}
+    callbacks = {reading_json: readings, check_fault_specs: faults, key_option: keys}
     kind = next((s for t, s in own.items() if isinstance(param.type, t)), None)
     if kind is None:
         kind = callbacks.get(param.callback)

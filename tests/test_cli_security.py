@@ -137,3 +137,37 @@ def test_decode_with_a_wrong_key_or_tag_says_so() -> None:
         result = json.loads(done.stdout.splitlines()[0])
         assert result["ok"] is False and "decrypt" in result["error"]
         assert header["key_ek"].lower() not in done.stdout.lower() + done.stderr.lower()
+
+
+def _takes_a_key() -> dict[str, click.Command]:
+    from rig.cli import main
+
+    return {name: command for name, command in main.commands.items()
+            if any("--key" in param.opts for param in command.params)}
+
+
+@pytest.mark.parametrize("option", ["--key", "--auth-key"])
+@pytest.mark.parametrize(("value", "why"), [(KEY[:-1], "got 31 characters"),
+                                            (KEY[:-2] + "ZZ", "got 32 characters, not all hex"),
+                                            (f"{KEY} {AK}", "got 65 characters, not all hex")])
+def test_every_command_refuses_a_bad_key_with_the_same_message_and_never_quotes_it(option: str, value: str,
+                                                                                   why: str) -> None:
+    commands = _takes_a_key()
+    assert {"decode", "emulate", "frames", "run"} <= set(commands)
+    required = {"emulate": ["--meter", "kaifa-ma304h4", "--port", "loop://"], "frames": ["--meter", "kaifa-ma304h4"]}
+    messages = {}
+    for name, command in commands.items():
+        with pytest.raises(click.BadParameter) as refused:  # parsed only: nothing runs
+            command.make_context(name, [f"{option}={value}", *required.get(name, [])])
+        messages[name] = refused.value.format_message()
+        assert value not in messages[name] and KEY[:8] not in messages[name], name
+    assert set(messages.values()) == {
+        f"Invalid value for '{option}': a key must be 32 hex digits (16 bytes); {why}"}, messages
+
+
+def test_decode_takes_a_key_with_white_space_around_it() -> None:
+    path = ROOT / "captures/landis-gyr/lg_e450_at_gh501_1_hdlc_enc.jsonl"
+    header = json.loads(path.read_text().splitlines()[0])
+    done = rig("decode", "--key", f" {header['key_ek']}\n", "--auth-key", header["key_ak"], str(path))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert all(json.loads(line)["ok"] for line in done.stdout.splitlines())

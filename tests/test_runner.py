@@ -15,7 +15,7 @@ import pytest
 from rig.bench import load_bench
 from rig.capture import read_capture
 from rig.checks import InterfaceSummary
-from rig.dut.software import find_firmware_dir
+from rig.dut.locate import find_firmware_dir
 from rig.emulators.faults import parse_fault
 from rig.record import SCHEMA, Record
 from rig.runner import RunOptions, RunResult, default_start, format_summary, run

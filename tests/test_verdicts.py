@@ -15,13 +15,14 @@ from pathlib import Path
 import pytest
 
 from rig.checks import Check, InterfaceSummary, Outcome, SentFrame
-from rig.engine import Progress, StreamResult, stream_and_check
+from rig.engine import stream_and_check
 from rig.judges import CheckLog, FramePoll, MqttJudge, StreamState
 from rig.probes.mqtt import MqttMessage
 from rig.reading import Mismatch
 from rig.resolution import meter_format
 from rig.runclock import RunClock
 from rig.runner import RunResult, format_summary
+from rig.stream_result import Progress, StreamResult
 
 START = datetime(2024, 10, 1, 19, 0, 12)  # five List 1 frames (:12 to :20 is List 2): P+ only
 

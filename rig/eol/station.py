@@ -186,7 +186,7 @@ def run_station(bench: Bench, run_dir: Path, serials: SerialSource, slots: int |
 def _freeze_firmware() -> None:
     """Compile the firmware to bytecode once, before any unit boots (a unit's boot time is its own)."""
     from rig.dut.freeze import FreezeError, freeze
-    from rig.dut.software import find_firmware_dir
+    from rig.dut.locate import find_firmware_dir
 
     try:
         freeze(find_firmware_dir())

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from rig.engine import JUDGED_COUNTERS, checking_policy
 from rig.outputs import Destination, Written
+from rig.stream_result import JUDGED_COUNTERS, checking_policy
 
 if TYPE_CHECKING:
     from rig.record import Record

@@ -6,8 +6,8 @@ import html
 from collections import Counter
 
 from rig.checks import InterfaceSummary
-from rig.engine import JUDGED_COUNTERS, StreamResult
 from rig.record import Measurement, count_measurements, interface_measurements
+from rig.stream_result import JUDGED_COUNTERS, StreamResult
 
 
 def summarise(result: StreamResult) -> dict[str, InterfaceSummary]:

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from rig.engine import ERROR_COUNTERS
+from rig.stream_result import ERROR_COUNTERS
 
 PROFILES = ["kaifa-ma304h4", "kaifa-ma304h3e"]
 # A start time whose next three frames include the list under test, in the middle.

@@ -58,7 +58,7 @@ def test_a_copy_of_the_package_under_another_name_runs_as_a_package(tmp_path, fr
     """The package runs as ``-m <name>.main`` from the folder holding it (source) or its frozen copy."""
     import shutil
 
-    from rig.dut.software import find_firmware_dir
+    from rig.dut.locate import find_firmware_dir
 
     copy = tmp_path / "builds" / "head_build"
     shutil.copytree(find_firmware_dir(), copy, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
@@ -75,7 +75,7 @@ def test_a_package_folder_that_is_not_an_importable_name_is_refused_from_source(
     import shutil
 
     from rig.dut.base import DutError
-    from rig.dut.software import find_firmware_dir
+    from rig.dut.locate import find_firmware_dir
 
     copy = tmp_path / "head-build"
     shutil.copytree(find_firmware_dir(), copy, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))

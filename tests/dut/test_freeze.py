@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from rig.dut.freeze import FreezeError, freeze
-from rig.dut.software import find_micropython
+from rig.dut.locate import find_micropython
 
 
 @pytest.fixture(autouse=True)

@@ -13,12 +13,12 @@ import pytest
 
 from rig.bench import load_bench
 from rig.checks import Check, InterfaceSummary, Outcome
-from rig.engine import StreamResult
 from rig.outputs import OUTPUTS, Destination, write_outputs
 from rig.outputs import store as store_output
 from rig.outputs.text import format_summary
 from rig.record import Record, record_of_run
 from rig.runner import RunResult
+from rig.stream_result import StreamResult
 
 
 def _run(run_dir: Path, **stream: object) -> tuple[Record, RunResult]:

@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from rig.cli import main
-from rig.dut.software import find_firmware_dir
+from rig.dut.locate import find_firmware_dir
 from rig.results.store import close_stores, list_records
 
 JOB = ["--duration", "20s", "--speed", "10", "--start", "2026-11-30T12:10:05", "--repeat", "2"]

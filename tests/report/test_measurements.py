@@ -2,8 +2,8 @@ from collections import Counter
 from datetime import datetime
 
 from rig.checks import Check, Outcome, SentFrame
-from rig.engine import StreamResult
 from rig.report.measurements import as_html, as_properties
+from rig.stream_result import StreamResult
 
 
 def _frame(index: int, list_no: int) -> SentFrame:

@@ -28,8 +28,8 @@ SCENARIOS = '''
 import pytest
 
 from rig.checks import Check, Outcome
-from rig.engine import StreamResult
 from rig.fixtures.harness import assert_passed
+from rig.stream_result import StreamResult
 
 
 @pytest.fixture

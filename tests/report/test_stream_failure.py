@@ -6,9 +6,9 @@ from datetime import datetime
 import pytest
 
 from rig.checks import Check, Outcome, SentFrame
-from rig.engine import StreamResult
 from rig.fixtures.harness import assert_passed, failure_message
 from rig.reading import Mismatch
+from rig.stream_result import StreamResult
 
 
 def _frame(index: int, list_no: int) -> SentFrame:
