@@ -16,6 +16,7 @@ from . import hal as hal_mod
 from . import led as led_mod
 from . import state as state_mod
 from .meter_line import MeterLine, detect_params
+from .services import View
 from .services.http import HttpServer
 from .services.mdns import MdnsResponder
 from .services.modbus import ModbusServer
@@ -37,13 +38,19 @@ class App(MeterLine):
         self._restart = asyncio.Event()
         self._min_level = LEVELS[cfg["log_level"].upper()]
         self.led = led_mod.Led(self.hal)
-        self.factory = factory.FactoryReset(self)
-        self.state = state_mod.State(cfg["tz"])
+        self.factory = factory.FactoryReset(self.led, self.hal, self.log, self.settings, self.configure,
+                                            self.save if cfg_path else None)
+        self.state = state_mod.State(cfg["tz"], self.hal.epoch_ms)
         self.decoder = self._new_decoder()
-        self.http = HttpServer(self)
-        self.modbus = ModbusServer(self)
-        self.mqtt = MqttClient(self)
-        self.mdns = MdnsResponder(self.hal, self.log)
+        # each service gets what it uses, never the application (services/__init__.py View)
+        state, hal, log, settings = self.state, self.hal, self.log, self.settings
+        self.http = HttpServer(View(settings, state=state, hal=hal, log=log, meter_id=self.meter_id,
+                                    state_message=self.state_message, health_message=self.health_message,
+                                    public_config=self.public_config, configure=self.configure,
+                                    update_firmware=self.update_firmware))
+        self.modbus = ModbusServer(View(settings, state=state, hal=hal, log=log, configure=self.configure))
+        self.mqtt = MqttClient(View(settings, state=state, hal=hal, log=log, on_mqtt_status=self.on_mqtt_status))
+        self.mdns = MdnsResponder(hal, log)
         self.serial = None
         self.serial_open = False
         self.detect = None
@@ -61,6 +68,15 @@ class App(MeterLine):
     @property
     def debug(self):
         return self._min_level <= 10
+
+    # -- configuration -----------------------------------------------------------------------------------
+    def settings(self):
+        """The configuration now (a change replaces the whole dictionary)."""
+        return self.cfg
+
+    def save(self, cfg):
+        """Store ``cfg`` in the configuration file through the HAL (OSError when it cannot)."""
+        config.save(cfg, self.cfg_path, self.hal)
 
     # -- status --------------------------------------------------------------------------------------
     def online(self):
@@ -185,7 +201,7 @@ class App(MeterLine):
         self.led.set_online(self.online())
         if new["persist"] and self.cfg_path:
             try:
-                config.save(new, self.cfg_path, self.hal)
+                self.save(new)
             except OSError as exc:
                 self.log("WARNING", "cannot save config: %r" % (exc,))
         self.log("INFO", "configuration changed: %s" % ", ".join(sorted(changes)))

@@ -37,41 +37,48 @@ def changes_to(new):
 
 
 class FactoryReset:
-    """Watches the button (``led.on_button``) and resets the application's configuration."""
+    """Watches the button (``led.on_button``) and resets the configuration.
 
-    def __init__(self, app):
-        self.app = app
+    Uses: ``led`` (its button), ``clock`` (``uptime_ms``), ``log(level, message)``, ``settings()`` (the
+    configuration now), ``await configure(changes)`` (a run-time change, as POST /configuration) and
+    ``save(cfg)`` (stores it; OSError when it cannot, None on a unit with no configuration file).
+    """
+
+    def __init__(self, led, clock, log, settings, configure, save=None):
+        self.clock = clock
+        self.log = log
+        self.settings = settings
+        self.configure = configure
+        self.save = save
         self.held_at = None
         self.resets = 0
-        app.led.on_button = self.button
+        led.on_button = self.button
 
     def button(self, event):
         """``"hold"``: the button went down and stays; ``"press"``: it was released (or pressed)."""
-        hal = self.app.hal
         if event == "hold":
-            self.held_at = hal.uptime_ms()
+            self.held_at = self.clock.uptime_ms()
             return
         if self.held_at is None:
             return
-        held = hal.uptime_ms() - self.held_at
+        held = self.clock.uptime_ms() - self.held_at
         self.held_at = None
         if held < HOLD_MS:
-            self.app.log("INFO", "button held %d ms (less than %d): no factory reset" % (held, HOLD_MS))
+            self.log("INFO", "button held %d ms (less than %d): no factory reset" % (held, HOLD_MS))
             return
         asyncio.create_task(self.reset())
 
     async def reset(self):
-        app = self.app
         try:
-            await app.configure(changes_to(factory_settings(app.cfg)))
+            await self.configure(changes_to(factory_settings(self.settings())))
         except ValueError as exc:
-            app.log("ERROR", "factory reset failed: %s" % exc)
+            self.log("ERROR", "factory reset failed: %s" % exc)
             return
-        if app.cfg_path:
+        if self.save is not None:
             try:
-                config.save(app.cfg, app.cfg_path, app.hal)
+                self.save(self.settings())
             except OSError as exc:
-                app.log("ERROR", "factory reset: cannot store the configuration: %r" % (exc,))
+                self.log("ERROR", "factory reset: cannot store the configuration: %r" % (exc,))
                 return
         self.resets += 1
-        app.log("INFO", "factory reset: every setting back to its default")
+        self.log("INFO", "factory reset: every setting back to its default")

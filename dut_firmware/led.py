@@ -207,7 +207,7 @@ class Led:
             return "wifi connection error"
         if cmd in ("network up", "network down"):
             up = words[1] == "up"
-            if hasattr(self.hal, "set_network"):
+            if self.hal.offers("set_network"):
                 self.hal.set_network(up)
             self.set_online(online() if online is not None else up)
             if up:
@@ -226,9 +226,9 @@ class Led:
 
     async def control_task(self, log=None, online=None, period_ms=20):
         """Read the HAL's control channel (``hal.control_lines()``) every ``period_ms`` real ms."""
-        read = getattr(self.hal, "control_lines", None)
-        if read is None:
+        if not self.hal.offers("control_lines"):
             return
+        read = self.hal.control_lines
         while True:
             for line in read():
                 try:

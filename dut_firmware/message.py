@@ -1,16 +1,18 @@
-"""HAN_METER_MESSAGE JSON text, built by hand with exact decimal renderings.
+"""HAN_METER_MESSAGE JSON text, rendered from exact integers into a reused buffer.
 
-Normalized values (SI floats or ints) are first brought back to integer base units with ``round()``
-(W, var, 0.1 V, 0.001 A, Wh, varh), then rendered as decimal text from the integers: no value is ever
-printed through a float (the ESP32 port has single-precision floats).
+The state's fields are ints in the reading's base units (han/reading.py: W, var, Wh, varh, mA, mV);
+numbers are rendered digit by digit from them, never through a float (the ESP32 port has
+single-precision floats) and without a str per number (``render`` writes into a caller's buffer;
+``build`` returns the text as a str).
 
 Fields: ``type``, ``ts`` (epoch ms of the meter clock), ``ic``/``ec`` (kWh, 3 decimals), ``ric``/``rec``
 (kvarh, 3 decimals), ``p``/``pi``/``pe``/``r``/``ri``/``re`` ([total, L1, L2, L3]; W / var, integers;
 ``p`` = pi - pe and ``r`` = ri - re, a side the meter never sent counting as 0, null when neither
 is known; L1..L3 come from the per-phase fields ``p_l1_import_w`` .. ``q_l3_export_var`` that P1 meters,
 the Swedish Aidon list and the Kamstrup Omnipower send),
-``u`` ([L1, L2, L3] V, 1 decimal), ``i`` ([L1, L2, L3] A, 3 decimals), ``meter_id``, ``meter_type``,
-``list_version``, ``list`` (null for P1 telegrams). ``null`` where the meter never sent the value.
+``u`` ([L1, L2, L3] V, 1 decimal: mV rounded half away from zero), ``i`` ([L1, L2, L3] A, 3 decimals),
+``meter_id``, ``meter_type``, ``list_version``, ``list`` (null for P1 telegrams). ``null`` where the
+meter never sent the value.
 
 Estimated energy (state.py ``Estimate``), never in place of the meter's ``ic``/``ec``: ``eic``/``eec``
 (kWh, 3 decimals) the meter's last cumulative import/export plus the energy integrated from active
@@ -21,34 +23,93 @@ after a gap in the power readings).
 
 import json
 
+from .han import reading as R
+
 TYPE = "HAN_METER_MESSAGE"
 
+# the text outside the values, once (bytes: written into the buffer through a memoryview, no copy)
+_HEAD = b'{"type":"HAN_METER_MESSAGE","ts":'
+_KEYS_ENERGY = (b',"ic":', b',"ec":', b',"ric":', b',"rec":')
+_KEYS_POWER = (b',"p":[', b',"pi":[', b',"pe":[', b',"r":[', b',"ri":[', b',"re":[')
+_KEY_U = b',"u":['
+_KEY_I = b',"i":['
+_KEYS_TEXT = (b',"meter_id":', b',"meter_type":', b',"list_version":')
+_KEY_LIST = b',"list":'
+_KEY_EIC = b',"eic":'
+_KEY_EEC = b',"eec":'
+_KEY_EST = b',"est":'
+_NULL = b"null"
+_TRUE = b"true"
+_FALSE = b"false"
+_END = b"}"
 
-def to_int(value, factor=1):
-    """``value`` (int or float) times ``factor`` as an integer; None stays None."""
-    if value is None:
+# the room the message needs besides its text fields (their JSON renderings are added to it) when its
+# numbers have at most 20 digits (any 64-bit counter); longer ones make render() raise IndexError
+ROOM = 768
+
+
+def scaled(n, exp):
+    """``n`` times 10**exp as an int (rounded half away from zero when exp < 0); None stays None."""
+    if n is None:
         return None
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value * factor
-    return int(round(value * factor))
+    return R.scale(n, exp)
 
 
 def fixed(n, decimals):
     """Integer ``n`` in units of 10**-decimals as decimal text: fixed(42879838, 3) -> '42879.838'."""
     if n is None:
         return "null"
-    if decimals == 0:
-        return str(n)
-    sign = "-" if n < 0 else ""
-    n = -n if n < 0 else n
-    s = str(n)
-    if len(s) <= decimals:
-        s = "0" * (decimals - len(s) + 1) + s
-    return sign + s[:-decimals] + "." + s[-decimals:]
+    width = 3 + decimals  # sign, a leading '0', '.'
+    t = -n if n < 0 else n
+    while t >= 10:
+        t //= 10
+        width += 1
+    buf = bytearray(width)
+    k = put_fixed(memoryview(buf), 0, n, decimals)
+    return str(buf[:k], "ascii")
 
 
-def _num(value, factor, decimals):
-    return fixed(to_int(value, factor), decimals)
+def put_fixed(out, i, n, decimals):
+    """Write ``n`` (an int in units of 10**-decimals, or None) as decimal text at out[i]; the end.
+    IndexError when ``out`` has no room for it (nothing is written then)."""
+    if n is None:
+        out[i:i + 4] = _NULL
+        return i + 4
+    if n < 0:
+        out[i] = 45  # '-'
+        i += 1
+        n = -n
+    width = 1
+    t = n
+    while t >= 10:
+        t //= 10
+        width += 1
+    if width <= decimals:
+        width = decimals + 1  # '0.xyz'
+    if decimals:
+        width += 1
+    end = i + width
+    if end > len(out):
+        raise IndexError("no room for the number")
+    j = end
+    k = 0
+    while j > i:
+        j -= 1
+        if decimals and k == decimals:
+            out[j] = 46  # '.'
+        else:
+            out[j] = 48 + n % 10
+            n //= 10
+        k += 1
+    return end
+
+
+def _put(out, i, text):
+    n = len(text)
+    if i + n > len(out):
+        raise IndexError("no room for the text")
+    out[i:i + n] = text
+    return i + n
 
 
 def _diff(a, b):
@@ -58,51 +119,94 @@ def _diff(a, b):
     return (a or 0) - (b or 0)
 
 
-def _array(items):
-    return "[" + ",".join(items) + "]"
+class TextCache:
+    """The JSON renderings (bytes) of the text fields, made again only when a value changes."""
+
+    def __init__(self):
+        self.values = [None, None, None]
+        self.texts = [_NULL, _NULL, _NULL]
+
+    def get(self, k, value):
+        if value != self.values[k]:
+            self.values[k] = value
+            self.texts[k] = _NULL if value is None else json.dumps(str(value)).encode()
+        return self.texts[k]
 
 
-def _text(value):
-    return "null" if value is None else json.dumps(str(value))
+def render(out, fields, ts_ms, list_no, energy=None, integrated=None, texts=None):
+    """Render the message for the merged ``fields``, meter clock ``ts_ms``, list ``list_no`` into the
+    memoryview ``out``; ``energy`` the estimated [import, export] Wh (or None), ``integrated`` its
+    ``est`` flag; ``texts`` a TextCache (kept by the caller between messages). Returns the length,
+    or -1 when ``out`` is smaller than ``needed`` says; IndexError when a number longer than 20 digits
+    does not fit either (a larger buffer then)."""
+    if texts is None:
+        texts = TextCache()
+    t0 = texts.get(0, fields.get(R.METER_ID))
+    t1 = texts.get(1, fields.get(R.METER_TYPE))
+    t2 = texts.get(2, fields.get(R.LIST_VERSION))
+    if len(out) < ROOM + len(t0) + len(t1) + len(t2):
+        return -1
+    i = _put(out, 0, _HEAD)
+    i = put_fixed(out, i, ts_ms, 0)
+    for k in range(4):
+        i = _put(out, i, _KEYS_ENERGY[k])
+        i = put_fixed(out, i, fields.get(R.ENERGIES[k]), 3)
+    for k in range(6):  # p, pi, pe, r, ri, re
+        i = _put(out, i, _KEYS_POWER[k])
+        col = 0 if k < 3 else 2  # active: columns 0 / 1 of R.POWERS, reactive: 2 / 3
+        for ph in range(4):
+            if ph:
+                out[i] = 44  # ','
+                i += 1
+            names = R.POWERS[ph]
+            if k % 3 == 0:
+                v = _diff(fields.get(names[col]), fields.get(names[col + 1]))
+            else:
+                v = fields.get(names[col + k % 3 - 1])
+            i = put_fixed(out, i, v, 0)
+        out[i] = 93  # ']'
+        i += 1
+    i = _put(out, i, _KEY_U)
+    for ph in range(3):
+        if ph:
+            out[i] = 44
+            i += 1
+        i = put_fixed(out, i, scaled(fields.get(R.VOLTAGES[ph]), -2), 1)  # mV -> 0.1 V
+    out[i] = 93
+    i = _put(out, i + 1, _KEY_I)
+    for ph in range(3):
+        if ph:
+            out[i] = 44
+            i += 1
+        i = put_fixed(out, i, fields.get(R.CURRENTS[ph]), 3)  # mA: A with 3 decimals
+    out[i] = 93
+    i += 1
+    i = _put(out, i, _KEYS_TEXT[0])
+    i = _put(out, i, t0)
+    i = _put(out, i, _KEYS_TEXT[1])
+    i = _put(out, i, t1)
+    i = _put(out, i, _KEYS_TEXT[2])
+    i = _put(out, i, t2)
+    i = _put(out, i, _KEY_LIST)
+    i = put_fixed(out, i, list_no, 0)
+    i = _put(out, i, _KEY_EIC)
+    i = put_fixed(out, i, None if energy is None else energy[0], 3)
+    i = _put(out, i, _KEY_EEC)
+    i = put_fixed(out, i, None if energy is None else energy[1], 3)
+    i = _put(out, i, _KEY_EST)
+    i = _put(out, i, _NULL if integrated is None else (_TRUE if integrated else _FALSE))
+    return _put(out, i, _END)
 
 
-_PHASES = ("l1", "l2", "l3")
+def needed(fields, texts):
+    """The buffer size ``render`` needs for ``fields`` (with the renderings ``texts`` holds)."""
+    return ROOM + len(texts.get(0, fields.get(R.METER_ID))) + len(texts.get(1, fields.get(R.METER_TYPE))) + \
+        len(texts.get(2, fields.get(R.LIST_VERSION)))
 
 
 def build(fields, ts_ms, list_no, energy=None, integrated=None):
-    """The message text for the merged normalized ``fields``, meter clock ``ts_ms``, list ``list_no``;
-    ``energy`` the estimated [import, export] Wh (or None), ``integrated`` its ``est`` flag."""
-    g = fields.get
-    pi = [to_int(g("p_import_w"))] + [to_int(g("p_%s_import_w" % ph)) for ph in _PHASES]
-    pe = [to_int(g("p_export_w"))] + [to_int(g("p_%s_export_w" % ph)) for ph in _PHASES]
-    ri = [to_int(g("q_import_var"))] + [to_int(g("q_%s_import_var" % ph)) for ph in _PHASES]
-    re_ = [to_int(g("q_export_var"))] + [to_int(g("q_%s_export_var" % ph)) for ph in _PHASES]
-    p = [_diff(pi[k], pe[k]) for k in range(4)]
-    r = [_diff(ri[k], re_[k]) for k in range(4)]
-    u = [_num(g("u_%s_v" % ph), 10, 1) for ph in _PHASES]
-    i = [_num(g("i_%s_a" % ph), 1000, 3) for ph in _PHASES]
-    parts = [
-        '{"type":"', TYPE, '"',
-        ',"ts":', "null" if ts_ms is None else str(ts_ms),
-        ',"ic":', _num(g("e_import_wh"), 1, 3),
-        ',"ec":', _num(g("e_export_wh"), 1, 3),
-        ',"ric":', _num(g("r_import_varh"), 1, 3),
-        ',"rec":', _num(g("r_export_varh"), 1, 3),
-        ',"p":', _array([fixed(x, 0) for x in p]),
-        ',"pi":', _array([fixed(x, 0) for x in pi]),
-        ',"pe":', _array([fixed(x, 0) for x in pe]),
-        ',"r":', _array([fixed(x, 0) for x in r]),
-        ',"ri":', _array([fixed(x, 0) for x in ri]),
-        ',"re":', _array([fixed(x, 0) for x in re_]),
-        ',"u":', _array(u),
-        ',"i":', _array(i),
-        ',"meter_id":', _text(g("meter_id")),
-        ',"meter_type":', _text(g("meter_type")),
-        ',"list_version":', _text(g("list_version")),
-        ',"list":', "null" if list_no is None else str(int(list_no)),
-        ',"eic":', "null" if energy is None else fixed(energy[0], 3),
-        ',"eec":', "null" if energy is None else fixed(energy[1], 3),
-        ',"est":', "null" if integrated is None else ("true" if integrated else "false"),
-        "}",
-    ]
-    return "".join(parts)
+    """The message text (a str, allocating: for tests and tools; the state renders into its own buffer)."""
+    texts = TextCache()
+    buf = bytearray(needed(fields, texts))
+    n = render(memoryview(buf), fields, ts_ms, list_no, energy, integrated, texts)
+    return str(buf[:n], "utf-8")

@@ -1,11 +1,12 @@
 """The meter side of the application: the serial line (its settings, line detection, the idle gap that
 ends a frame) and the decoder it feeds. ``App`` (app.py) is a ``MeterLine``; kept apart to keep each module
-small. Uses of the application here: ``cfg``, ``hal``, ``state``, ``led``, ``mqtt``, ``log``, ``configure``.
+small. Uses of the application here: ``cfg``, ``hal``, ``state``, ``led``, ``mqtt``, ``log``, ``save``.
 """
 
 import asyncio
 
 from . import config
+from .han import outcome
 from .han.decoder import Decoder
 from .han.linedetect import LineDetect, line_text, parse_line
 
@@ -33,8 +34,7 @@ class MeterLine:
         if not results:
             return
         up = self.hal.uptime_ms()
-        now = self.hal.epoch_ms()
-        state = self.state
+        state = self.state  # the wall clock is read only for an error (state.clock)
         mqtt_on = self.mqtt.task is not None
         detect = self.detect
         for res in results:
@@ -44,15 +44,16 @@ class MeterLine:
                 elif detect.just_detected:
                     self._line_detected()
             if res.get("ok"):
-                text = state.update(res, up, now)
+                state.update(res, up)
                 self.led.signal("read_ok")
-                if mqtt_on and not self.mqtt.publish(text):
+                # the text is rendered only when something takes it: MQTT here, else the first HTTP poll
+                if mqtt_on and not self.mqtt.publish(state.text()):
                     state.mqtt_not_published += 1
                 if self.debug:
                     self.log("DEBUG", "frame ok %s list %s" % (res.get("format"), state.list_no))
             else:
                 err = res.get("error") or "error"
-                state.error(err, res.get("format"), up, now)
+                state.error(res.get("code") or outcome.UNKNOWN_FORMAT, err, res.get("format"), up)
                 self.led.signal("read_failed")
                 self.log("WARNING", "frame error (%s): %s" % (res.get("format"), err))
 
@@ -77,7 +78,7 @@ class MeterLine:
         recorded as the last error, so every frame is still decoded or counted."""
         self.log("ERROR", "decoder exception %r; decoder restarted" % (exc,))
         self.state.decoder_restarts += 1
-        self.state.error("decoder exception", None, self.hal.uptime_ms(), self.hal.epoch_ms())
+        self.state.error(outcome.DECODER, "decoder exception", None, self.hal.uptime_ms(), self.hal.epoch_ms())
         self.led.signal("read_failed")
         self.state.retire_decoder(self.decoder)
         self.decoder = self._new_decoder()
@@ -119,7 +120,7 @@ class MeterLine:
         self.cfg["line"]["detected"] = text
         if self.cfg["persist"] and self.cfg_path:
             try:
-                config.save(self.cfg, self.cfg_path, self.hal)
+                self.save(self.cfg)
             except OSError as exc:
                 self.log("WARNING", "cannot save config: %r" % (exc,))
 

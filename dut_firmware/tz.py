@@ -63,6 +63,17 @@ def to_seconds(y, mo, d, h=0, mi=0, s=0):
     return days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s
 
 
+def year_of_days(z):
+    """The year of the day ``z`` days after 1970-01-01 (civil_from_days without the tuple)."""
+    z += 719468
+    era = (z if z >= 0 else z - 146096) // 146097
+    doe = z - era * 146097
+    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    return yoe + era * 400 + (mp >= 10)
+
+
 def from_seconds(t):
     """(y, m, d, hh, mm, ss) of ``t`` seconds since the epoch."""
     days = t // 86400
@@ -71,35 +82,70 @@ def from_seconds(t):
     return (y, m, d, rem // 3600, (rem // 60) % 60, rem % 60)
 
 
+# A timestamp is read by index, digit by digit: no slice, no tuple (no garbage per reading).
+
+def _num(text, a, b):
+    """The decimal number text[a:b] (ASCII digits only); ValueError otherwise."""
+    n = 0
+    for i in range(a, b):
+        c = ord(text[i]) - 48
+        if not 0 <= c <= 9:
+            raise ValueError("bad timestamp %r" % (text,))
+        n = n * 10 + c
+    return n
+
+
+def _bad(text):
+    return ValueError("bad timestamp %r" % (text,))
+
+
+def local_seconds(text):
+    """Seconds since the epoch of the wall-clock time 'YYYY-MM-DDTHH:MM:SS' that ``text`` starts with,
+    taken as UTC; ValueError when malformed."""
+    if not isinstance(text, str) or len(text) < 19 or text[4] != "-" or text[7] != "-" \
+            or text[10] not in "T " or text[13] != ":" or text[16] != ":":
+        raise _bad(text)
+    y = _num(text, 0, 4)
+    mo = _num(text, 5, 7)
+    d = _num(text, 8, 10)
+    h = _num(text, 11, 13)
+    mi = _num(text, 14, 16)
+    s = _num(text, 17, 19)
+    if not (1 <= mo <= 12 and 1 <= d <= month_days(y, mo) and h < 24 and mi < 60 and s < 61):
+        raise _bad(text)
+    return to_seconds(y, mo, d, h, mi, s)
+
+
+def stated_offset(text):
+    """The UTC offset (seconds east) a timestamp states after its 19 characters (an optional fraction,
+    then 'Z', '+HH', '+HH:MM', '+HHMM' or the same with '-'), or None when it states none."""
+    n = len(text)
+    i = 19
+    if i < n and text[i] == ".":
+        i += 1
+        while i < n and "0" <= text[i] <= "9":
+            i += 1
+    if i == n:
+        return None
+    c = text[i]
+    if c == "Z" or c == "z":
+        if i + 1 != n:
+            raise ValueError("bad timestamp offset %r" % (text,))
+        return 0
+    if (c != "+" and c != "-") or n - i < 3:
+        raise ValueError("bad timestamp offset %r" % (text,))
+    off = _num(text, i + 1, i + 3) * 3600
+    if n - i > 3:
+        off += _num(text, n - 2, n) * 60
+    return -off if c == "-" else off
+
+
 def parse_timestamp(text):
     """'YYYY-MM-DDTHH:MM:SS' with an optional '+HH:MM' / '-HH:MM' / 'Z' and fraction.
 
     Returns ((y, m, d, hh, mm, ss), offset_seconds_or_None); ValueError when malformed.
     """
-    if not isinstance(text, str) or len(text) < 19 or text[4] != "-" or text[7] != "-" \
-            or text[10] not in "T " or text[13] != ":" or text[16] != ":":
-        raise ValueError("bad timestamp %r" % (text,))
-    parts = (int(text[0:4]), int(text[5:7]), int(text[8:10]),
-             int(text[11:13]), int(text[14:16]), int(text[17:19]))
-    rest = text[19:]
-    if rest.startswith("."):
-        i = 1
-        while i < len(rest) and rest[i].isdigit():
-            i += 1
-        rest = rest[i:]
-    offset = None
-    if rest in ("Z", "z"):
-        offset = 0
-    elif rest:
-        if rest[0] not in "+-" or len(rest) < 3:
-            raise ValueError("bad timestamp offset %r" % (text,))
-        hh = int(rest[1:3])
-        mm = int(rest[-2:]) if len(rest) > 3 else 0
-        offset = (hh * 3600 + mm * 60) * (-1 if rest[0] == "-" else 1)
-    y, mo, d, h, mi, s = parts
-    if not (1 <= mo <= 12 and 1 <= d <= month_days(y, mo) and h < 24 and mi < 60 and s < 61):
-        raise ValueError("bad timestamp %r" % (text,))
-    return parts, offset
+    return from_seconds(local_seconds(text)), stated_offset(text)
 
 
 # -- POSIX TZ ---------------------------------------------------------------------------------------
@@ -193,6 +239,8 @@ class Tz:
         self.std = -off
         self.dst = None
         self.start = self.end = None
+        self._year = None           # the year whose DST span (UTC seconds) is held: computed once a year
+        self._span_start = self._span_end = 0
         if i < len(s):
             self.dst_name, i = _name(s, i)
             self.dst = self.std + 3600
@@ -227,20 +275,27 @@ class Tz:
             return days_from_civil(y, 1, 1) + n - 1
         return days_from_civil(y, 1, 1) + a  # 0..365, leap days counted
 
+    def _span(self, y):
+        """Hold the DST start and end of year ``y`` (UTC seconds) in _span_start / _span_end."""
+        if y != self._year:
+            self._span_start = self._rule_day(self.start, y) * 86400 + self.start[4] - self.std
+            self._span_end = self._rule_day(self.end, y) * 86400 + self.end[4] - self.dst
+            self._year = y
+
     def transitions(self, y):
         """UTC instants (seconds) of the start and end of DST in year ``y``; None without DST."""
         if self.dst is None:
             return None
-        start = self._rule_day(self.start, y) * 86400 + self.start[4] - self.std
-        end = self._rule_day(self.end, y) * 86400 + self.end[4] - self.dst
-        return start, end
+        self._span(y)
+        return self._span_start, self._span_end
 
     def offset_at(self, utc):
         """UTC offset in seconds (east positive) in force at the UTC instant ``utc`` (seconds)."""
         if self.dst is None:
             return self.std
-        y = from_seconds(utc + self.std)[0]
-        start, end = self.transitions(y)
+        self._span(year_of_days((utc + self.std) // 86400))
+        start = self._span_start
+        end = self._span_end
         if start < end:
             in_dst = start <= utc < end
         else:                               # southern hemisphere: DST spans the new year
@@ -255,26 +310,29 @@ class Tz:
         time. Returns (utc_seconds, offset_seconds).
         """
         local = to_seconds(y, mo, d, h, mi, s)
+        utc = self.utc_of(local, not_before, dst)
+        return utc, local - utc
+
+    def utc_of(self, local, not_before=None, dst=None):
+        """UTC seconds of the local wall-clock time ``local`` (seconds, as if UTC); see local_to_utc."""
         if self.dst is None:
-            return local - self.std, self.std
+            return local - self.std
         a = local - self.std
         b = local - self.dst
         ok_a = self.offset_at(a) == self.std
         ok_b = self.offset_at(b) == self.dst
         if ok_a and ok_b:                   # ambiguous: by the DST flag, else the first unless time went past it
-            first, second = (a, b) if a < b else (b, a)
             if dst is not None:
-                pick = b if dst else a
-            else:
-                pick = second if (not_before is not None and first < not_before) else first
-            return pick, (local - pick)
+                return b if dst else a
+            first = a if a < b else b
+            second = b if a < b else a
+            return second if (not_before is not None and first < not_before) else first
         if ok_a:
-            return a, self.std
+            return a
         if ok_b:
-            return b, self.dst
+            return b
         # nonexistent: the offset in force just before the change
-        before = self.offset_at(min(a, b))
-        return local - before, before
+        return local - self.offset_at(a if a < b else b)
 
     def utc_offset(self, y, mo, d, h=0, mi=0, s=0):
         """UTC offset (seconds east) of a local wall-clock time (first occurrence if ambiguous)."""
@@ -284,9 +342,9 @@ class Tz:
 def timestamp_to_epoch_ms(text, tz, not_before_ms=None, dst=None):
     """Epoch milliseconds of a meter timestamp: its own offset if it states one, else read in ``tz``
     (an ambiguous time by the meter's DST flag ``dst`` if given, else after ``not_before_ms``)."""
-    parts, offset = parse_timestamp(text)
+    local = local_seconds(text)
+    offset = stated_offset(text)
     if offset is not None:
-        return (to_seconds(*parts) - offset) * 1000
+        return (local - offset) * 1000
     nb = None if not_before_ms is None else not_before_ms // 1000
-    utc, _off = tz.local_to_utc(*parts, not_before=nb, dst=dst)
-    return utc * 1000
+    return tz.utc_of(local, nb, dst) * 1000

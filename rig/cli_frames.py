@@ -23,15 +23,13 @@ from rig.cli_inputs import (
     MeterTime,
     PathArg,
     bad,
-    check_carried,
     check_span,
-    hex_key,
     meter_profile,
-    parse_time,
     reading_json,
     scenario_name,
 )
-from rig.cli_security import security_of, security_options
+from rig.cli_parse import check_carried, parse_time
+from rig.cli_security import key_option, security_of, security_options
 from rig.reading import format_reading
 
 
@@ -164,11 +162,22 @@ class AesEcb:
         return self._encryptor.update(bytes(block))
 
 
+def _si_reading(fw_reading: dict) -> dict:
+    """The firmware's reading (exact integers; currents in mA, voltages in mV: `*_ma`, `*_mv`) as the
+    normalized reading of docs/reading.md (A, V)."""
+    out = {}
+    for name, value in fw_reading.items():
+        if name.endswith(("_ma", "_mv")):
+            name, value = name[:-2] + name[-1], (None if value is None else value / 1000)
+        out[name] = value
+    return out
+
+
 @click.command()
 @click.argument("source", default="-", type=PathArg(exists=True, dir_okay=False, allow_dash=True))
-@click.option("--key", callback=hex_key, metavar="HEX", help="Encryption key for encrypted frames (16 bytes, 32 hex "
+@click.option("--key", callback=key_option, metavar="HEX", help="Encryption key for encrypted frames (16 bytes, 32 hex "
               "digits).")
-@click.option("--auth-key", callback=hex_key, metavar="HEX", help="Authentication key (16 bytes, 32 hex digits).")
+@click.option("--auth-key", callback=key_option, metavar="HEX", help="Authentication key (16 bytes, 32 hex digits).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line (the default output).")
 def decode(source: str, key: bytes | None, auth_key: bytes | None, as_json: bool) -> None:
     """Decode a byte stream (raw, hex text, or `rig frames --json` lines) with the firmware's own decoder.
@@ -187,6 +196,8 @@ def decode(source: str, key: bytes | None, auth_key: bytes | None, as_json: bool
     decoder = Decoder(key=key, auth_key=auth_key, aes=AesEcb)
     results = decoder.feed(data) + decoder.flush()
     for result in results:
+        if result.get("reading") is not None:
+            result["reading"] = _si_reading(result["reading"])
         click.echo(json.dumps(result, default=str))
     if not results:
         click.echo("no frame found in the input", err=True)

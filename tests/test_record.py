@@ -14,10 +14,10 @@ import pytest
 
 from rig.bench import load_bench
 from rig.checks import Check, InterfaceSummary, Outcome
-from rig.engine import StreamResult
 from rig.netutil import free_port
 from rig.record import SCHEMA, Measurement, Record, read_dut_identity, record_of_run, run_measurements
 from rig.runner import RunResult
+from rig.stream_result import StreamResult
 
 
 @pytest.mark.parametrize("measurement, outcome", [

@@ -19,7 +19,9 @@ def ecb(key):
 def _cpython(key):
     from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-    class Block:
+    from .contract import AesBlock
+
+    class Block(AesBlock):
         def __init__(self):
             self.update = Cipher(algorithms.AES(key), modes.ECB()).encryptor().update
 

@@ -15,6 +15,8 @@ leaves the old pointer or the new one). The unit restarts by exiting with status
 import os
 import sys
 
+from .contract import UpdateImage
+
 PACKAGE = "dut_firmware"
 BLOCK = 512
 
@@ -131,7 +133,7 @@ def unpack(tar_path, dest):
                 raise ValueError("archive truncated after %r" % path)
 
 
-class ImageWriter:
+class ImageWriter(UpdateImage):
     """One image being received into ``<store>/incoming.tar``, then installed and activated."""
 
     def __init__(self, store, size):

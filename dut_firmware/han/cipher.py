@@ -29,12 +29,8 @@ MAX_TITLES = 8  # system titles whose last frame counter is kept
 # the AES block when no HAL gave one: MicroPython's cryptolib (ECB: mode 1), else (CPython, the firmware
 # imported as a package: rig decode) the HAL's
 def _platform_aes(key):
-    try:
-        import cryptolib
-    except ImportError:
-        from ..hal.aes import ecb
-        return ecb(key)
-    return cryptolib.aes(key, 1)
+    from ..hal.aes import ecb  # cryptolib where it exists, else the cryptography package
+    return ecb(key)
 
 
 def _start(apdu, n):
@@ -57,6 +53,7 @@ class Ciphering:
     def __init__(self, key=None, auth_key=None, aes=None):
         self._aes = aes or _platform_aes
         self._last = {}  # system title -> last frame counter
+        self._iv = bytearray(12)  # system title || IC of the APDU being decrypted
         self.set_keys(key, auth_key)
 
     def set_keys(self, key, auth_key):
@@ -64,6 +61,7 @@ class Ciphering:
         self.key = key
         self.auth_key = auth_key
         self._gcm = None
+        self._aad = None  # SC || AK of the last tagged APDU
         if key:  # the GHASH table now, not amid a frame's objects (small heaps)
             try:
                 self._gcm = Gcm(self._aes(bytes(key)))
@@ -79,7 +77,12 @@ class Ciphering:
             raise DecryptError("decrypt: security control 0x%02x not supported" % sc)
         if not self.key:
             raise DecryptError("decrypt: no key")
-        iv = bytes(apdu[2:10]) + bytes(apdu[pos + 1:pos + 5])
+        apdu = memoryview(apdu)  # slices without copies
+        iv = self._iv
+        for i in range(8):
+            iv[i] = apdu[2 + i]
+        for i in range(4):
+            iv[8 + i] = apdu[pos + 1 + i]
         tag = None
         if sc & 0x10:
             n -= 12
@@ -87,7 +90,11 @@ class Ciphering:
                 tag = apdu[n:]
         if self._gcm is None:
             raise DecryptError("decrypt: no AES on this platform")
-        aad = bytes((sc,)) + self.auth_key if tag is not None else b""
+        aad = b""
+        if tag is not None:
+            if self._aad is None or self._aad[0] != sc:
+                self._aad = bytes((sc,)) + self.auth_key
+            aad = self._aad
         try:
             plain = self._gcm.decrypt(iv, apdu[pos + 5:n], aad, tag)
         except AuthError:
@@ -96,7 +103,8 @@ class Ciphering:
         b = plain[0] if plain else 0
         if b != 0x2F and (b != 0x0F or len(plain) < 7 or plain[5] not in (0, 9, 12)):
             raise DecryptError("decrypt: wrong key")
-        return plain, iv[:8], int.from_bytes(iv[8:], "big"), tag is not None
+        ic = iv[8] << 24 | iv[9] << 16 | iv[10] << 8 | iv[11]
+        return plain, bytes(apdu[2:10]), ic, tag is not None
 
     def check_counter(self, title, ic):
         """Record ic as the last frame counter of title; ReplayError when it is not above the last."""
@@ -120,5 +128,5 @@ def open_apdu(c, apdu):
         return decoder._decode_apdu(plain)
     r = p1.parse(plain, 0, len(plain), len(plain) + 1, 0)
     if r[0] == p1.OK or r[0] == p1.BAD_CRC and checked:
-        return decoder._decode_p1(bytes(plain[:r[2] if r[0] == p1.OK else r[1] - 5]))
+        return decoder._decode_p1(bytes(memoryview(plain)[:r[2] if r[0] == p1.OK else r[1] - 5]))
     raise UnknownFormat("unknown format: damaged p1 telegram")

@@ -1,16 +1,15 @@
-"""The CRC-16 variants of the meter formats; table driven, tables built once at import.
+"""The CRC-16 variants of the meter formats; table driven, tables built once at import (see the comments)."""
 
-- CRC-16/X.25 (HDLC FCS/HCS): reflected polynomial 0x8408, init 0xFFFF, xorout 0xFFFF; on the wire
-  least significant byte first.
-- CRC-16/ARC (P1 telegrams): reflected polynomial 0xA001, init 0x0000, no xorout; printed as 4 hex digits.
-
-The per-byte interpreted steps are what a CRC costs in Python. Under MicroPython (the device): one table
-lookup a byte over a memoryview, nothing allocated. Under CPython two bytes a step: both CRCs are
-reflected 16-bit ones, so with x = crc ^ (b0 | b1 << 8), crc = T2[x & 0xFF] ^ T1[x >> 8] (T1 the byte
-table, T2 that of a byte followed by a zero byte), the words taken from arrays('H') of 128 bytes at a
-time; half the steps, for a second table and those arrays, which a small device's heap is better off
-without.
-"""
+# - CRC-16/X.25 (HDLC FCS/HCS): reflected polynomial 0x8408, init 0xFFFF, xorout 0xFFFF; on the wire
+#   least significant byte first.
+# - CRC-16/ARC (P1 telegrams): reflected polynomial 0xA001, init 0x0000, no xorout; printed as 4 hex digits.
+#
+# The per-byte interpreted steps are what a CRC costs in Python. Under MicroPython (the device): one table
+# lookup a byte, indexed in place, nothing allocated (no memoryview, no slice; comments, not a docstring:
+# a small heap compiles no long docstring). Under CPython two bytes a step: both CRCs are reflected 16-bit
+# ones, so with x = crc ^ (b0 | b1 << 8), crc = T2[x & 0xFF] ^ T1[x >> 8] (T1 the byte table, T2 that of a
+# byte followed by a zero byte), the words taken from arrays('H') of 128 bytes at a time; half the steps,
+# for a second table and those arrays, which a small device's heap is better off without.
 
 import sys
 from array import array
@@ -65,8 +64,8 @@ def crc16_x25(data, start=0, end=None):
         return _words(0xFFFF, TABLE, TABLE2, data, start, end) ^ 0xFFFF
     t = TABLE
     crc = 0xFFFF
-    for b in memoryview(data)[start:end]:
-        crc = (crc >> 8) ^ t[(crc ^ b) & 0xFF]
+    for i in range(start, end):
+        crc = (crc >> 8) ^ t[(crc ^ data[i]) & 0xFF]
     return crc ^ 0xFFFF
 
 
@@ -78,8 +77,8 @@ def crc16_arc(data, start=0, end=None):
         return _words(0, ARC_TABLE, ARC_TABLE2, data, start, end)
     t = ARC_TABLE
     crc = 0
-    for b in memoryview(data)[start:end]:
-        crc = (crc >> 8) ^ t[(crc ^ b) & 0xFF]
+    for i in range(start, end):
+        crc = (crc >> 8) ^ t[(crc ^ data[i]) & 0xFF]
     return crc
 
 

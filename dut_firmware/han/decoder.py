@@ -6,8 +6,10 @@
     results += d.flush()        # end of stream (or a silence): a pending partial frame is 'truncated'
     d.counters, d.last_error
 
-A result is {"ok": True, "format": "hdlc/kaifa-kfm001", "list": 2, "reading": {...}} or
-{"ok": False, "format": "hdlc", "error": "fcs mismatch"}. An ok result has "dst" (True: summer time) when
+A result is {"ok": True, "code": "ok", "format": "hdlc/kaifa-kfm001", "list": 2, "reading": {...}} or
+{"ok": False, "code": "checksum", "format": "hdlc", "error": "fcs mismatch"}: "code" is its outcome
+(outcome.py, with the counter it counted in), "error" the text for logs; "reading" holds exact integers
+in the base units of reading.py. An ok result has "dst" (True: summer time) when
 its timestamp comes with the meter's DST flag: the S/W of a P1 clock line, or the DST bit of a COSEM
 clock status once the meter has been seen setting it. Every frame is decoded or counted once, a
 run of bytes of no frame once as framing_errors; an error text starts with its counter's word
@@ -26,11 +28,20 @@ cryptolib); no key, a wrong key or a failed tag count in decrypt_errors ("decryp
 counter of a system title that does not increase in replays ("replay: ..."); neither is published.
 A message in several frames (HDLC segments, M-Bus segments, general-block-transfer blocks:
 segments.py) gives one result, when its last frame arrives; one that lost a frame counts once as
-truncated. The buffer is allocated once; no per-byte copies of unsegmented plaintext frames.
+truncated.
+
+A raw APDU (0xDB: no framing but its length) cut short by one of the same system title starting in its
+bytes is truncated, the search going on there. One whose content nothing checks (no tag, or no auth_key)
+is decoded only at a frame boundary (stream start, flush, end of the frame before with no byte skipped,
+or where the length of the raw APDU before says it ends)
+while no frame with a checksum of its own (HDLC, M-Bus, P1 with CRC) has checked out since the Decoder
+was made or set_keys; else its 0xDB is a stray byte (framing). Small heaps: frames are read in place
+(memoryview slices of the one buffer); A-XDR allocates the values only, GCM its plaintext only.
 """
 
 # the large modules first: compiled into a heap not yet fragmented by the others (MicroPython)
 from . import dsmr, p1, dlms, hdlc, kaifa, aidon, kamstrup, cosem_time  # noqa: I001
+from . import outcome
 from .dlms import DecryptError, ReplayError
 
 # loaded on first use (small heaps: a reader of plain HDLC or P1 never needs them): M-Bus and raw APDU
@@ -38,16 +49,7 @@ from .dlms import DecryptError, ReplayError
 _GBT = 0xE0
 _GGC = 0xDB
 
-COUNTERS = (
-    "frames_ok",
-    "checksum_errors",
-    "framing_errors",
-    "truncated",
-    "oversized",
-    "unknown_format",
-    "decrypt_errors",
-    "replays",
-)
+COUNTERS = outcome.DECODER_COUNTERS
 
 DEFAULT_MAX_FRAME = 2048
 MAX_MESSAGE = 4096  # a message put together from several frames
@@ -110,8 +112,11 @@ class Decoder:
             self.counters[name] = 0
         self.last_error = None
         self._buf = bytearray(max(max_frame, 64))
+        self._mv = memoryview(self._buf)  # frames are read where they lie, through slices of this
+        self._formats = {}  # framing -> {kind: "framing/kind"}: the result's "format", made once
         self._dst_bit = False  # the meter has set the DST bit of its clock status: it carries one
         self._p1_crc = False  # the meter has sent a P1 telegram with a CRC: every telegram must have one
+        self._framed = False  # a frame with a checksum of its own checked out (raw APDU rule, wired.py)
         self._reset()
         if key:  # after the buffer: its one large block first
             self._ciphering()
@@ -120,6 +125,7 @@ class Decoder:
         """Keys for the frames from the next one on; the bytes held and every counter stay."""
         self.key = key
         self.auth_key = auth_key
+        self._framed = False  # new keys, perhaps another meter: its line's framing is learnt again
         if self._cipher is not None:
             self._cipher.set_keys(key, auth_key)
         elif key:
@@ -139,6 +145,7 @@ class Decoder:
         self._quiet = False  # skipping the remains of a frame already reported
         self._scan = 0  # P1 telegram at _pos: 0 before its ident line checked out, else where to look on
         self._tail = 0  # 2: a P1 CRC just ended, its CR LF may follow; 1: its LF may follow
+        self._raw_end = -1  # where the length of the last raw APDU judged says it ends (wired.py)
 
     # -- public -------------------------------------------------------------------------------
     def feed(self, data):
@@ -195,7 +202,7 @@ class Decoder:
                 msg = "truncated: got %d of %d bytes" % (end - pos, hdlc.frame_length(buf, pos))
             else:
                 msg = "truncated: incomplete header"
-            self._error(out, "truncated", "hdlc", msg)
+            self._error(out, outcome.TRUNCATED, "hdlc", msg)
             self._pos = pos + 1
             self._need = 0
             self._quiet = True
@@ -207,14 +214,15 @@ class Decoder:
         return out
 
     # -- internals ----------------------------------------------------------------------------
-    def _error(self, out, counter, fmt, msg):
-        self.counters[counter] += 1
+    def _error(self, out, code, fmt, msg):
+        """Count and report an outcome other than ok: ``code`` from outcome.py, ``msg`` the human text."""
+        self.counters[outcome.COUNTER[code]] += 1
         self.last_error = msg
-        out.append({"ok": False, "format": fmt, "error": msg})
+        out.append({"ok": False, "code": code, "format": fmt, "error": msg})
 
     def _end_garbage(self, out):
         if self._garbage:
-            self._error(out, "framing_errors", "unknown", "framing: %d bytes skipped" % self._garbage)
+            self._error(out, outcome.FRAMING, "unknown", "framing: %d bytes skipped" % self._garbage)
             self._garbage = 0
 
     def _compact(self, out):
@@ -222,7 +230,7 @@ class Decoder:
         end = self._end
         if pos == 0:
             # cannot happen (a frame never needs more than max_frame bytes): drop, never stall
-            self._error(out, "truncated", "hdlc", "truncated: buffer full")
+            self._error(out, outcome.TRUNCATED, "hdlc", "truncated: buffer full")
             self._reset()
             return
         k = end - pos
@@ -230,6 +238,7 @@ class Decoder:
             self._buf[0:k] = self._buf[pos:end]
         self._pos = 0
         self._end = k
+        self._raw_end = self._raw_end - pos if self._raw_end >= pos else -1
 
     def _inner_start(self, buf, pos, frame_end):
         """A valid header starting inside the failed frame at pos, or -1."""
@@ -251,12 +260,12 @@ class Decoder:
         """
         q = self._inner_start(buf, pos, frame_end)
         if q >= 0:
-            self._error(out, "truncated", "hdlc", "truncated: next frame after %d of %d bytes"
+            self._error(out, outcome.TRUNCATED, "hdlc", "truncated: next frame after %d of %d bytes"
                         % (q - pos, hdlc.frame_length(buf, pos)))
             return q
         if frame_end >= end and not final:
             return -1
-        self._error(out, "checksum_errors", "hdlc", "fcs mismatch")
+        self._error(out, outcome.CHECKSUM, "hdlc", "fcs mismatch")
         if frame_end >= end or buf[frame_end] == 0x7E:
             return frame_end
         return pos + 1
@@ -309,9 +318,9 @@ class Decoder:
                 continue
             self._quiet = True
             if st == hdlc.BAD_HCS:
-                self._error(out, "checksum_errors", "hdlc", "hcs mismatch")
+                self._error(out, outcome.CHECKSUM, "hdlc", "hcs mismatch")
             elif st == hdlc.OVERSIZED:
-                self._error(out, "oversized", "hdlc",
+                self._error(out, outcome.OVERSIZED, "hdlc",
                             "oversized: frame of %d bytes, max %d" % (r[1], max_frame))
             else:  # BAD_FCS
                 q = self._after_bad_fcs(out, buf, pos, r[1], end, final)
@@ -322,17 +331,19 @@ class Decoder:
                 continue
             pos += 1
         if pos >= end:
+            self._raw_end = 0 if self._raw_end == end else -1
             pos = end = 0
             self._end = 0
         self._pos = pos
 
     def _telegram(self, out, buf, pos, bang):
-        self._decode(out, "p1", _decode_p1, bytes(memoryview(buf)[pos:bang]))
+        self._decode(out, "p1", _decode_p1, bytes(self._mv[pos:bang]))  # dsmr.py reads bytes
 
     def _frame(self, out, buf, r):
         # an unsegmented frame is decoded in place: the values are copied out, and the buffer is not
         # touched before the return
-        msg = memoryview(buf)[r[2]:r[3]]
+        self._framed = True
+        msg = self._mv[r[2]:r[3]]
         if r[4] or self._asm is not None:
             msg = self.assembler().hdlc(msg, r[4])
             self._lost(out, "hdlc")
@@ -381,25 +392,35 @@ class Decoder:
             return open_apdu(self._ciphering(), apdu)
         return _decode_apdu(apdu)
 
+    def _format(self, fmt, kind):
+        """The result's "format" of a frame of this framing and kind, made once (no text per frame)."""
+        kinds = self._formats.get(fmt)
+        if kinds is None:
+            kinds = self._formats[fmt] = {}
+        text = kinds.get(kind)
+        if text is None:
+            text = kinds[kind] = fmt + "/" + kind
+        return text
+
     def _lost(self, out, fmt):
         if self._asm is not None and self._asm.lost:
-            self._error(out, "truncated", fmt, self._asm.lost)
+            self._error(out, outcome.TRUNCATED, fmt, self._asm.lost)
             self._asm.lost = None
 
     def _decode(self, out, fmt, decode, data):
         try:
             r = decode(data)
         except DecryptError as e:
-            r = ("decrypt_errors", str(e))
+            r = (outcome.DECRYPT, str(e))
         except ReplayError as e:
-            r = ("replays", str(e))
+            r = (outcome.REPLAY, str(e))
         except ValueError as e:
             msg = str(e)
             if not msg.startswith("unknown"):
                 msg = "unknown format: " + msg
-            r = ("unknown_format", msg)
+            r = (outcome.UNKNOWN_FORMAT, msg)
         except Exception as e:  # never let one odd frame stop the reader
-            r = ("unknown_format", "unknown format: decode failed: %s %s" % (type(e).__name__, e))
+            r = (outcome.UNKNOWN_FORMAT, "unknown format: decode failed: %s %s" % (type(e).__name__, e))
         self._lost(out, fmt)  # a message this frame's message replaced comes first
         if r is None:
             return
@@ -408,7 +429,8 @@ class Decoder:
             return
         kind, list_no, reading, dst = r
         self.counters["frames_ok"] += 1
-        result = {"ok": True, "format": fmt + "/" + kind, "list": list_no, "reading": reading}
+        result = {"ok": True, "code": outcome.OK, "format": self._format(fmt, kind), "list": list_no,
+                  "reading": reading}
         if fmt != "p1" and dst is not None:
             if dst:
                 self._dst_bit = True

@@ -50,6 +50,7 @@ def parse_notification(apdu):
         raise UnknownFormat("unknown apdu tag 0x%02x" % tag)
     if n < 6:
         raise UnknownFormat("data-notification too short")
+    apdu = axdr._view(apdu)  # a plaintext (bytearray) is read in place too
     invoke = (apdu[1] << 24) | (apdu[2] << 16) | (apdu[3] << 8) | apdu[4]
     pos = 5
     t = apdu[pos]
@@ -74,7 +75,7 @@ def parse_notification(apdu):
         raise UnknownFormat("data-notification without a body")
     body_tag = apdu[pos]
     try:
-        body, _ = axdr.decode(apdu, pos)
+        body = axdr.value(apdu, pos)
     except ValueError as e:
         raise UnknownFormat(str(e)) from None
     return invoke, when, body_tag, body

@@ -2,8 +2,9 @@
 
 read(data) -> (reading, dst), decode(data) -> reading: data holds a telegram from '/' to its '!' (its CRC
 is checked by p1.parse); dst is the S/W flag of its clock. The telegram is split into lines once, and a
-line's OBIS code (the text before '(') is looked up in the table of lines(). Values keep their exact
-decimals: integers for W, var, Wh, varh; V and A are the wire integer divided once.
+line's OBIS code (the text before '(') is looked up in the table of lines(). Values are exact integers in
+the reading's base units (W, var, Wh, varh, mV, mA: reading.py); a number with more decimals than its base
+unit holds is rounded half away from zero (reading.scale).
 """
 
 import binascii
@@ -26,10 +27,10 @@ _A = const(5)
 _TIME = const(6)
 _ID = const(7)
 
-# a unit in lower case -> (kind, exponent of its base unit)
+# a unit in lower case -> (kind, the unit as a power of ten of the field's base unit: 1 V = 10**3 mV)
 _SCALES = {
     b"kwh": (_WH, 3), b"wh": (_WH, 0), b"kvarh": (_VARH, 3), b"varh": (_VARH, 0),
-    b"kw": (_W, 3), b"w": (_W, 0), b"kvar": (_VAR, 3), b"var": (_VAR, 0), b"v": (_V, 0), b"a": (_A, 0),
+    b"kw": (_W, 3), b"w": (_W, 0), b"kvar": (_VAR, 3), b"var": (_VAR, 0), b"v": (_V, 3), b"a": (_A, 3),
 }
 
 # internal fields, resolved at the end of a telegram: tariff registers, the second meter id
@@ -38,15 +39,10 @@ _EXPORTS = "+export"
 _ID_ALT = "+id"
 _SUMS = (_IMPORTS, _EXPORTS)
 
-_ENERGIES = (R.E_IMPORT, R.E_EXPORT, R.R_IMPORT, R.R_EXPORT)  # 1-0:C.8.0, C = 1..4
-_POWERS = (  # 1-0:C.7.0, C = 20 * phase + 1..4: import, export, reactive import, reactive export
-    (R.P_IMPORT, R.P_EXPORT, R.Q_IMPORT, R.Q_EXPORT),
-    ("p_l1_import_w", "p_l1_export_w", "q_l1_import_var", "q_l1_export_var"),
-    ("p_l2_import_w", "p_l2_export_w", "q_l2_import_var", "q_l2_export_var"),
-    ("p_l3_import_w", "p_l3_export_w", "q_l3_import_var", "q_l3_export_var"),
-)
-_CURRENTS = (R.I_L1, R.I_L2, R.I_L3)  # 1-0:C.7.0, C = 20 * phase + 11
-_VOLTAGES = (R.U_L1, R.U_L2, R.U_L3)  # 1-0:C.7.0, C = 20 * phase + 12
+_ENERGIES = R.ENERGIES  # 1-0:C.8.0, C = 1..4
+_POWERS = R.POWERS  # 1-0:C.7.0, C = 20 * phase + 1..4: import, export, reactive import, reactive export
+_CURRENTS = R.CURRENTS  # 1-0:C.7.0, C = 20 * phase + 11
+_VOLTAGES = R.VOLTAGES  # 1-0:C.7.0, C = 20 * phase + 12
 
 
 def lines():
@@ -89,10 +85,10 @@ def text(data, start, stop):
 
 
 def _number(kind, v):
-    """'digits[.digits][*unit]' (bytes) in the base unit, or None. Without a unit, the DSMR one (kWh,
-    kvarh, kW, kvar, V, A) is meant: the Smarty prints its reactive powers so."""
+    """'digits[.digits][*unit]' (bytes) as an int in the field's base unit, or None. Without a unit, the
+    DSMR one (kWh, kvarh, kW, kvar, V, A) is meant: the Smarty prints its reactive powers so."""
     v, star, unit = v.partition(b"*")
-    exp = 3 if kind < _V else 0
+    exp = 3
     if star:
         scale = _SCALES.get(unit.lower())
         if scale is None or scale[0] != kind:
@@ -103,12 +99,7 @@ def _number(kind, v):
         return None
     n = len(frac)
     m = int(whole + frac) if n else int(whole)
-    if kind >= _V:
-        return m / (10 ** n)
-    if exp >= n:
-        return m * 10 ** (exp - n)
-    div = 10 ** (n - exp)
-    return (m + div // 2) // div  # more decimals than the base unit has: the nearest integer
+    return R.scale(m, exp - n)
 
 
 def _time(v):

@@ -35,52 +35,64 @@ OVERSIZED = 5
 MAX_ADDRESS_BYTES = 4
 
 
-def header(buf, pos, end):
-    """Judge the header at buf[pos] (a 0x7E): (NEED, n), (NOT_FRAME,), (BAD_HCS,) or (OK, ctrl_end).
-
-    ctrl_end is the index after the control byte; OK means the header checksum is right (for a frame
-    without information field, the checksum after CTRL is its FCS, and it is right).
-    """
+def _judge(buf, pos, end):
+    """header() as one int, so that a frame's parse makes no tuple for it: ctrl_end (> 0) for OK, else
+    -1 NOT_FRAME, -2 BAD_HCS, or -3 - n for (NEED, n)."""
     if end - pos < 3:
         if end - pos < 2:
-            return (NEED, 2)
+            return -5
         if buf[pos + 1] & 0xF0 != 0xA0:
-            return (NOT_FRAME,)
-        return (NEED, 3)
+            return -1
+        return -6
     f0 = buf[pos + 1]
     if f0 & 0xF0 != 0xA0:
-        return (NOT_FRAME,)
+        return -1
     i = pos + 3
     # destination then source address: a byte with LSB 0 continues, LSB 1 ends the address
     for _ in (0, 1):
         k = 0
         while True:
             if i >= end:
-                return (NEED, i - pos + 1)
+                return -3 - (i - pos + 1)
             b = buf[i]
             i += 1
             k += 1
             if b & 1:
                 break
             if k == MAX_ADDRESS_BYTES:
-                return (NOT_FRAME,)
+                return -1
     ctrl_end = i + 1
     if end < ctrl_end + 2:
-        return (NEED, ctrl_end + 2 - pos)
+        return -3 - (ctrl_end + 2 - pos)
     if not _crc_check(buf, pos + 1, ctrl_end):
-        return (BAD_HCS,)
+        return -2
     length = ((f0 & 0x07) << 8) | buf[pos + 2]
     hlen = ctrl_end - pos - 1  # format .. CTRL
     if length != hlen + 2 and length < hlen + 4:
-        return (BAD_HCS,)  # a checksum right by chance cannot save an impossible length
-    return (OK, ctrl_end)
+        return -2  # a checksum right by chance cannot save an impossible length
+    return ctrl_end
+
+
+def header(buf, pos, end):
+    """Judge the header at buf[pos] (a 0x7E): (NEED, n), (NOT_FRAME,), (BAD_HCS,) or (OK, ctrl_end).
+
+    ctrl_end is the index after the control byte; OK means the header checksum is right (for a frame
+    without information field, the checksum after CTRL is its FCS, and it is right).
+    """
+    v = _judge(buf, pos, end)
+    if v > 0:
+        return (OK, v)
+    if v == -1:
+        return (NOT_FRAME,)
+    if v == -2:
+        return (BAD_HCS,)
+    return (NEED, -3 - v)
 
 
 def parse(buf, pos, end, max_frame):
-    h = header(buf, pos, end)
-    if h[0] != OK:
-        return h
-    ctrl_end = h[1]
+    ctrl_end = _judge(buf, pos, end)
+    if ctrl_end < 0:
+        return header(buf, pos, end)
     f0 = buf[pos + 1]
     length = ((f0 & 0x07) << 8) | buf[pos + 2]
     frame_end = pos + 1 + length  # index after the FCS
@@ -97,7 +109,7 @@ def parse(buf, pos, end, max_frame):
 
 def header_ok(buf, pos, end):
     """True when a complete header with a correct HCS starts at buf[pos] (a 0x7E) within buf[:end]."""
-    return header(buf, pos, end)[0] == OK
+    return _judge(buf, pos, end) > 0
 
 
 def frame_length(buf, pos):

@@ -4,7 +4,7 @@ Two layouts of the DATA-NOTIFICATION body (a structure, tag 02):
 - values only, recognised by element count: 1 (List 1), 13 / 18 (List 2 / List 3, three-phase),
   9 / 14 (List 2 / List 3, single-phase MA105H2E); energies uint32 or uint64 (CT meter MA304T4);
 - the Swedish OBIS variant: 2 x N items, pairs of `09 06 <OBIS>` and value, mapped by OBIS code.
-Wire units: W, var, mA, 0.1 V, Wh, varh; the reading gets W, var, A, V, Wh, varh.
+Wire units: W, var, mA, 0.1 V, Wh, varh; the reading gets W, var, mA, mV, Wh, varh.
 
 decode(body, header_time) -> (kind, list_no, reading): kind 'kaifa-kfm001' or 'kaifa-obis';
 header_time is the 12-byte date-time of the APDU header or None. Raises ValueError otherwise.
@@ -14,7 +14,7 @@ from . import obis
 from . import reading as R
 from .obis import CURRENT, ENERGY, POWER, STR, TIME, VOLTAGE
 
-# wire units by kind: W / var, Wh / varh, mA, 0.1 V
+# wire units by kind as DLMS scalers of the SI unit: W / var, Wh / varh, mA, 0.1 V
 EXPS = (0, 0, 0, 0, -3, -1)
 
 _HEAD = (

@@ -39,8 +39,8 @@ def parse(buf, pos, end, max_frame):
     if end - pos < size:
         return (NEED, size)
     s = 0
-    for b in memoryview(buf)[pos + 4:pos + 4 + length]:
-        s += b
+    for i in range(pos + 4, pos + 4 + length):
+        s += buf[i]
     frame_end = pos + size
     if s & 0xFF != buf[pos + 4 + length] or buf[frame_end - 1] != STOP:
         return (BAD_CS, frame_end)

@@ -3,8 +3,8 @@
 An OBIS code A.B.C.D.E.F (6 bytes) is matched on A, C, D, E (any channel B, any F), by arithmetic
 rather than a table: 1.x.C.7.0 with C = 20 * phase + 1..4 are the active/reactive import/export powers
 (phase 0: totals), + 11 the currents, + 12 the voltages; 1.x.1..4.8.0 the energies.
-A number is scaled exactly: times 10**exp when exp >= 0 (an int), else divided once by 10**-exp (the
-correctly rounded float of the decimal: 2330 / 10 -> 233.0, never 2330 * 0.1).
+A number with DLMS scaler exp (10**exp of the SI unit) becomes an int in the field's base unit (reading.py:
+W, var, Wh, varh, mA, mV): 2330 with scaler -1 V -> 233000 mV; a finer value is rounded (reading.scale).
 """
 
 from . import reading as R
@@ -18,15 +18,13 @@ ENERGY = 3
 CURRENT = 4
 VOLTAGE = 5
 
-_POWERS = (
-    (R.P_IMPORT, R.P_EXPORT, R.Q_IMPORT, R.Q_EXPORT),
-    ("p_l1_import_w", "p_l1_export_w", "q_l1_import_var", "q_l1_export_var"),
-    ("p_l2_import_w", "p_l2_export_w", "q_l2_import_var", "q_l2_export_var"),
-    ("p_l3_import_w", "p_l3_export_w", "q_l3_import_var", "q_l3_export_var"),
-)
-_ENERGIES = (R.E_IMPORT, R.E_EXPORT, R.R_IMPORT, R.R_EXPORT)
-_CURRENTS = (R.I_L1, R.I_L2, R.I_L3)
-_VOLTAGES = (R.U_L1, R.U_L2, R.U_L3)
+# the base unit of each kind as a power of ten of its SI unit, negated: mA and mV are 10**-3 A and V
+_SHIFT = (0, 0, 0, 0, 3, 3)
+
+_POWERS = R.POWERS
+_ENERGIES = R.ENERGIES
+_CURRENTS = R.CURRENTS
+_VOLTAGES = R.VOLTAGES
 
 
 def lookup(code):
@@ -73,9 +71,7 @@ def value(kind, v, exp, field):
         if isinstance(v, bytes) and len(v) == 12:
             return to_iso(v)
     elif isinstance(v, int) and not isinstance(v, bool):
-        if exp >= 0:
-            return v * 10 ** exp
-        return v / 10 ** -exp
+        return R.scale(v, exp + _SHIFT[kind])
     raise ValueError("unexpected value type for %s" % field)
 
 

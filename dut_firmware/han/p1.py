@@ -10,7 +10,7 @@ stop is the index after the checksum (after '!' CRLF when there is none).
 step() and cut() are the Decoder's handling of a P1 candidate in a stream and at its end.
 """
 
-from . import hdlc
+from . import hdlc, outcome
 from .crc import crc16_arc
 
 try:
@@ -174,24 +174,25 @@ def step(d, out, buf, pos, end):
         d._quiet = False
         if st == BAD_CRC:
             d._tail = 2  # the CRLF after the checksum belongs to the telegram
-            d._error(out, "checksum_errors", "p1", "crc mismatch: telegram says %04X, computed %04X"
+            d._error(out, outcome.CHECKSUM, "p1", "crc mismatch: telegram says %04X, computed %04X"
                      % (r[2], r[3]))
         elif r[3] or not d._p1_crc:
             if r[3]:
                 d._p1_crc = True  # this meter sends a CRC: a telegram without one has lost it
+                d._framed = True
             d._tail = 2 if r[3] else 0
             d._telegram(out, buf, pos, r[2])
         else:
-            d._error(out, "checksum_errors", "p1", "crc mismatch: no checksum after '!' (this meter sends one)")
+            d._error(out, outcome.CHECKSUM, "p1", "crc mismatch: no checksum after '!' (this meter sends one)")
         return r[1]
     d._quiet = True  # the remains of the telegram are not counted again
     if st == INNER:
-        d._error(out, "truncated", "p1", "truncated: next frame after %d bytes of a telegram" % (r[1] - pos))
+        d._error(out, outcome.TRUNCATED, "p1", "truncated: next frame after %d bytes of a telegram" % (r[1] - pos))
         return r[1]
     if st == OVERSIZED:
-        d._error(out, "oversized", "p1", "oversized: telegram longer than %d bytes" % d.max_frame)
+        d._error(out, outcome.OVERSIZED, "p1", "oversized: telegram longer than %d bytes" % d.max_frame)
     else:
-        d._error(out, "checksum_errors", "p1", "crc mismatch: no checksum after '!'")
+        d._error(out, outcome.CHECKSUM, "p1", "crc mismatch: no checksum after '!'")
     return pos + 1
 
 
@@ -199,7 +200,7 @@ def cut(d, out, pos, end):
     """End of stream with Decoder d waiting at pos: a telegram cut off, or a '/' that was garbage."""
     if d._scan:
         d._end_garbage(out)
-        d._error(out, "truncated", "p1", "truncated: telegram cut off after %d bytes" % (end - pos))
+        d._error(out, outcome.TRUNCATED, "p1", "truncated: telegram cut off after %d bytes" % (end - pos))
         d._quiet = True
     elif not d._quiet:
         d._garbage += 1  # no complete ident line

@@ -63,7 +63,10 @@ class Assembler:
         seg = ci & 0x0F
         if seg == 0:
             if self._mbus is not None:
+                self._mbus = None
                 self._drop("m-bus message without its last segment")
+            if ci & FIN and len(data) <= self.max_message:
+                return data  # a message in one frame: read where it lies, no copy
             self._mbus = bytearray()
         elif self._mbus is None or seg != self._mbus_next:
             self._mbus = None

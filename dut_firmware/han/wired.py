@@ -2,13 +2,15 @@
 
 # The Decoder's handling of the frames without a flag in a byte stream: wired M-Bus long frames (0x68,
 # mbus.py) and general-glo-ciphering APDUs sent raw on P1 (0xDB, apdu_header: delimited by their length
-# field alone, so one longer than max_frame, or with an impossible header, is taken as stray bytes).
+# field alone, so one longer than max_frame, or with an impossible header, is taken as stray bytes; the
+# rules for one cut short and one whose content nothing checks: decoder.py, _raw_apdu here).
 #
 # step(d, out, buf, pos, end): the position to go on from, or -1 to wait for bytes (d._need set).
-# cut(d, out, buf, pos, end): the end of the stream with d waiting at pos: a frame cut off, or a stray byte.
+# cut(d, out, buf, pos, end): the end of the stream with d waiting at pos: a frame cut off, or a stray byte;
+# the bytes after pos are looked through for a frame either way.
 
 
-from . import mbus
+from . import mbus, outcome
 
 _TAG = 12  # bytes of a general-glo-ciphering tag
 
@@ -61,50 +63,103 @@ def step(d, out, buf, pos, end):
         if not d._quiet:
             d._garbage += 1  # one more byte of the current garbage run
         return pos + 1
+    if st == mbus.OK and buf[pos] == 0xDB:
+        return _raw_apdu(d, out, buf, pos, r[1])
     d._end_garbage(out)
     if st == mbus.OK:
         d._quiet = False
-        if buf[pos] == 0xDB:
-            d._decode(out, "p1", d._apdu, bytes(memoryview(buf)[pos:r[1]]))
-        elif r[4] & 0xE0:
-            d._error(out, "unknown_format", "mbus", "unknown format: m-bus frame with CI 0x%02x" % r[4])
+        d._framed = True  # its checksum checked out: the line carries framed frames
+        if r[4] & 0xE0:
+            d._error(out, outcome.UNKNOWN_FORMAT, "mbus", "unknown format: m-bus frame with CI 0x%02x" % r[4])
         else:
-            msg = d.assembler().mbus(r[4], memoryview(buf)[r[2]:r[3]])
+            msg = d.assembler().mbus(r[4], d._mv[r[2]:r[3]])
             d._lost(out, "mbus")
             if msg is not None:
                 d._decode(out, "mbus", d._apdu, msg)
         return r[1]
     d._quiet = True  # the remains of the frame are not counted again
     if st == mbus.OVERSIZED:
-        d._error(out, "oversized", "mbus", "oversized: frame of %d bytes, max %d" % (r[1], d.max_frame))
+        d._error(out, outcome.OVERSIZED, "mbus", "oversized: frame of %d bytes, max %d" % (r[1], d.max_frame))
         return pos + 1
     # a frame header inside it: it was cut short and the next frame began there (judged on the frame's
     # own bytes, so the answer does not depend on the chunking)
     q = buf.find(b"\x68", pos + 1, r[1])
     while q >= 0:
         if r[1] - q >= 4 and mbus.parse(buf, q, q + 4, d.max_frame)[0] == mbus.NEED:
-            d._error(out, "truncated", "mbus", "truncated: next frame after %d bytes" % (q - pos))
+            d._error(out, outcome.TRUNCATED, "mbus", "truncated: next frame after %d bytes" % (q - pos))
             return q
         q = buf.find(b"\x68", q + 1, r[1])
-    d._error(out, "checksum_errors", "mbus", "m-bus checksum mismatch")
+    d._error(out, outcome.CHECKSUM, "mbus", "m-bus checksum mismatch")
     # with its stop byte where the length says, it was a whole frame: go on after it (its damaged bytes
     # may look like a frame start); else the length was wrong: look for a frame in its bytes
     return r[1] if buf[r[1] - 1] == mbus.STOP else pos + 1
+
+
+def _checked(d, buf, pos):
+    """True when the raw APDU at buf[pos] carries a tag the decoder checks (SC bit 4 and an auth key)."""
+    b = buf[pos + 10]
+    sc = buf[pos + 11 + (b & 0x7F if b & 0x80 else 0)]
+    return bool(sc & 0x10 and d.auth_key)
+
+
+def _inner_apdu(buf, pos, stop):
+    """The start of a raw APDU of the same system title within buf[pos + 1:stop] (the APDU at pos was cut
+    short there), or -1; judged on the APDU's own bytes, so the answer does not depend on the chunking."""
+    q = buf.find(b"\xdb\x08", pos + 1, stop)
+    while q >= 0 and q + 10 <= stop:
+        i = 2
+        while i < 10 and buf[q + i] == buf[pos + i]:
+            i += 1
+        if i == 10 and apdu_header(buf, q, stop)[0] != mbus.NOT_FRAME:
+            return q
+        q = buf.find(b"\xdb\x08", q + 1, stop)
+    return -1
+
+
+def _stray(d, buf, pos):
+    """True when the raw APDU at buf[pos] is a stray byte: nothing would check its content, and it is no
+    frame start of a raw line (a boundary: no byte skipped since the frame before, or where the length of
+    the raw APDU before says it ends)."""
+    boundary = pos == d._raw_end or not (d._garbage or d._quiet)
+    return not _checked(d, buf, pos) and (d._framed or not boundary)
+
+
+def _raw_apdu(d, out, buf, pos, stop):
+    """A raw APDU at buf[pos:stop] (its header plausible): where to go on (rules in decoder.py)."""
+    if _stray(d, buf, pos):
+        if d._raw_end <= pos:
+            d._raw_end = stop
+        if not d._quiet:
+            d._garbage += 1
+        return pos + 1
+    d._end_garbage(out)
+    d._quiet = False
+    q = _inner_apdu(buf, pos, stop)
+    if q >= 0:
+        d._error(out, outcome.TRUNCATED, "p1", "truncated: next apdu after %d of %d bytes" % (q - pos, stop - pos))
+        return q
+    ok = d.counters["frames_ok"]
+    d._decode(out, "p1", d._apdu, d._mv[pos:stop])  # read in place, as an HDLC frame
+    if d.counters["frames_ok"] == ok:  # not decoded: its length may be wrong, look for a frame in its bytes
+        d._quiet = True  # (its remains not counted again)
+        d._raw_end = stop
+        return pos + 1
+    return stop
 
 
 def cut(d, out, buf, pos, end):
     if buf[pos] == 0x68:
         whole = end - pos >= 4 and mbus.parse(buf, pos, pos + 4, d.max_frame)[0] == mbus.NEED
         fmt = "mbus"
-    else:
-        whole = apdu_header(buf, pos, end)[0] == mbus.OK
+    else:  # a raw APDU in the remains of a frame already counted, or one the rules make a stray byte: none
+        whole = apdu_header(buf, pos, end)[0] == mbus.OK and (not d._quiet or pos == d._raw_end) and \
+            not _stray(d, buf, pos)
         fmt = "p1"
     d._pos = pos + 1
     if whole:
         d._end_garbage(out)
-        d._error(out, "truncated", fmt, "truncated: frame cut off after %d bytes" % (end - pos))
-        d._quiet = True
-        d._pos = end  # every byte left is the frame's
+        d._error(out, outcome.TRUNCATED, fmt, "truncated: frame cut off after %d bytes" % (end - pos))
+        d._quiet = True  # its bytes are looked through for a frame (its length may be wrong), not counted again
     elif not d._quiet:
         d._garbage += 1
     d._need = 0

@@ -1,6 +1,24 @@
-"""Network services of the reader: HTTP API, Modbus TCP server, MQTT client."""
+"""Network services of the reader: HTTP API, Modbus TCP server, MQTT client, mDNS responder.
+
+Each service gets only what it uses (a ``View``, built by app.py), never the application itself.
+"""
 
 import asyncio
+
+
+class View:
+    """What one service may use of the unit: the members named when it is built (the meter state, the
+    HAL for its clock, ``log``, bound methods such as ``configure``) and ``cfg``, the settings now (read
+    through ``settings()`` on each use: a change replaces them)."""
+
+    def __init__(self, settings, **members):
+        self._settings = settings
+        for name in members:
+            setattr(self, name, members[name])
+
+    @property
+    def cfg(self):
+        return self._settings()
 
 
 async def close_server(server, clients):

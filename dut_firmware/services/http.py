@@ -22,7 +22,8 @@ Bounded for an MCU: the head is read in chunks into a buffer of at most ``MAX_HE
 ``readline()``, which has no limit). At most ``MAX_CONNECTIONS`` connections are served at once; up to
 ``MAX_WAITING`` more wait for a slot for at most ``SLOT_WAIT_MS`` (device time), then get 503; beyond
 those a connection gets 503 at once. While any connection waits, each answer closes its connection
-(``Connection: close``), so keep-alive clients take turns instead of holding the slots.
+(``Connection: close``), so keep-alive clients take turns instead of holding the slots. The listen queue
+(``BACKLOG``) holds all of them, so a client reconnecting never waits for a SYN retransmission.
 Every request has a deadline: from its first byte, the head and body must be in within
 ``REQUEST_DEADLINE_MS`` of device time (never under ``MIN_DEADLINE_REAL_MS`` real): a client that
 trickles bytes gets 408 and is closed (counted in ``deadline_closed``). A connection that sends nothing
@@ -50,6 +51,10 @@ from .http_request import (  # noqa: F401
 MAX_HEAD = 2048
 MAX_CONNECTIONS = 8
 MAX_WAITING = 16
+# The listen queue holds every connection the server would take: with MicroPython's default of 5, the
+# kernel drops SYNs while clients reconnect (Connection: close while others wait) and a client stalls
+# for its 1 s SYN retransmission.
+BACKLOG = MAX_CONNECTIONS + MAX_WAITING
 SLOT_WAIT_MS = 2000             # device ms a connection over MAX_CONNECTIONS waits for a slot
 REQUEST_DEADLINE_MS = 5000      # device ms from a request's first byte to its last
 MIN_DEADLINE_REAL_MS = 1000     # ... but never less than this in real ms (time-compressed runs)
@@ -93,6 +98,10 @@ class _Clock:
 
 
 class HttpServer:
+    """``app`` (a services.View): ``cfg`` (the tokens), ``state``, ``meter_id()``, ``state_message()``,
+    ``health_message()``, ``public_config()``, ``await configure(changes)``, ``await update_firmware(...)``,
+    ``log``, ``hal`` (the clock: ``real_ms``, ``real_delay_ms``)."""
+
     def __init__(self, app):
         self.app = app
         self.clock = getattr(app, "hal", None) or _Clock()
@@ -114,7 +123,7 @@ class HttpServer:
                 "deadline_closed": self.deadline_closed, "idle_closed": self.idle_closed}
 
     async def start(self, host, port):
-        self.server = await asyncio.start_server(self._client, host, port)
+        self.server = await asyncio.start_server(self._client, host, port, backlog=BACKLOG)
 
     async def stop(self):
         """Close the client connections, then the listening socket."""
@@ -338,7 +347,7 @@ class HttpServer:
             pass
 
     def _response(self, status, text, extra, keep):
-        data = text.encode()
+        data = text.encode() if isinstance(text, str) else text  # the meter message is bytes already
         ctype = ""
         if not extra.startswith("Content-Type:"):
             ctype = "Content-Type: %s\r\n" % JSON_TYPE

@@ -178,6 +178,9 @@ class MdnsResponder:
                                ["serial=" + d["serial"], "model=" + d["model"], "version=" + VERSION, "path=/"],
                                interface if interface != "0.0.0.0" else self.hal.ip())
         await self.stop()
+        if not self.hal.offers("udp_multicast"):
+            self.log("WARNING", "mdns: this unit has no multicast socket")
+            return
         try:
             self.sock = self.hal.udp_multicast(GROUP, port, interface)
         except (OSError, ValueError) as exc:     # the reader runs on without mDNS

@@ -27,9 +27,13 @@ impossible MBAP length closes the connection (counted as ``malformed``).
 import asyncio
 import struct
 
+from ..han import reading as R
 from . import close_server
 
 MAP_SIZE = 8
+# Connections the kernel queues until the server accepts them: with MicroPython's default of 5, twenty
+# clients connecting at once lose SYNs and wait a 1 s retransmission (benchmarks/bench_load.py).
+BACKLOG = 32
 UNAVAILABLE16 = 0xFFFF
 UNAVAILABLE32 = 0x80000000
 UNAVAILABLE_U32 = 0xFFFFFFFF
@@ -44,56 +48,56 @@ SCALE_MIN = 10
 SCALE_MAX = 1000000
 SCALE_DEFAULT = 1000
 
-# (address, field or source, type, factor, scaled): "u32"/"i32" two registers, "u16" one.
+# (address, field or source, type, exp, scaled): "u32"/"i32" two registers, "u16" one; the register
+# holds the field (an int in its base unit, han/reading.py) times 10**exp.
 # Sources other than a reading field: "clock:N" (the meter clock, N = 0 year .. 5 second),
 # "version", "temperature", "uptime_h", "scale", "digital_input".
 HAN2X_MAP = (
-    (0, "p_import_w", "u32", 1, True),
-    (2, "p_export_w", "u32", 1, True),
-    (4, "q_import_var", "u32", 1, True),
-    (6, "q_export_var", "u32", 1, True),
-    (8, "i_l1_a", "i32", 1000, True),
-    (10, "i_l2_a", "i32", 1000, True),
-    (12, "i_l3_a", "i32", 1000, True),
-    (14, "u_l1_v", "u32", 10, False),
-    (16, "u_l2_v", "u32", 10, False),
-    (18, "u_l3_v", "u32", 10, False),
-    (20, "e_import_wh", "u32", 1, True),
-    (22, "e_export_wh", "u32", 1, True),
-    (24, "r_import_varh", "u32", 1, True),
-    (26, "r_export_varh", "u32", 1, True),
-    (28, "e_import_est_wh", "u32", 1, True),
-    (30, "e_export_est_wh", "u32", 1, True),
-    (32, "r_import_est_varh", "u32", 1, True),
-    (34, "r_export_est_varh", "u32", 1, True),
-    (36, "clock:0", "u16", 1, False),
-    (37, "clock:1", "u16", 1, False),
-    (38, "clock:2", "u16", 1, False),
-    (39, "clock:3", "u16", 1, False),
-    (40, "clock:4", "u16", 1, False),
-    (41, "clock:5", "u16", 1, False),
-    (42, "version", "u16", 1, False),
-    (43, "temperature", "u16", 1, False),
-    (47, "uptime_h", "u16", 1, False),
-    (48, "scale", "u32", 1, False),
-    (50, "digital_input", "u16", 1, False),
+    (0, "p_import_w", "u32", 0, True),
+    (2, "p_export_w", "u32", 0, True),
+    (4, "q_import_var", "u32", 0, True),
+    (6, "q_export_var", "u32", 0, True),
+    (8, "i_l1_ma", "i32", 0, True),
+    (10, "i_l2_ma", "i32", 0, True),
+    (12, "i_l3_ma", "i32", 0, True),
+    (14, "u_l1_mv", "u32", -2, False),
+    (16, "u_l2_mv", "u32", -2, False),
+    (18, "u_l3_mv", "u32", -2, False),
+    (20, "e_import_wh", "u32", 0, True),
+    (22, "e_export_wh", "u32", 0, True),
+    (24, "r_import_varh", "u32", 0, True),
+    (26, "r_export_varh", "u32", 0, True),
+    (28, "e_import_est_wh", "u32", 0, True),
+    (30, "e_export_est_wh", "u32", 0, True),
+    (32, "r_import_est_varh", "u32", 0, True),
+    (34, "r_export_est_varh", "u32", 0, True),
+    (36, "clock:0", "u16", 0, False),
+    (37, "clock:1", "u16", 0, False),
+    (38, "clock:2", "u16", 0, False),
+    (39, "clock:3", "u16", 0, False),
+    (40, "clock:4", "u16", 0, False),
+    (41, "clock:5", "u16", 0, False),
+    (42, "version", "u16", 0, False),
+    (43, "temperature", "u16", 0, False),
+    (47, "uptime_h", "u16", 0, False),
+    (48, "scale", "u32", 0, False),
+    (50, "digital_input", "u16", 0, False),
 )
 HAN2X_SIZE = 51
 HAN2X_WRITABLE = (48, 49)   # the scale factor (both words, or either one alone)
 
 
-def _int(value, factor):
-    """``value`` (int or float) times ``factor`` as an integer (exact for ints); None stays None."""
+def _int(value, exp):
+    """``value`` (an int in its field's base unit) times 10**exp, rounded half away from zero when
+    exp < 0; None stays None."""
     if value is None:
         return None
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value * factor
-    return int(round(value * factor))
+    return R.scale(value, exp)
 
 
-def _u16(value, factor):
-    """Non-negative magnitude of ``value`` in 1/factor units; 0xFFFF when unknown."""
-    n = _int(value, factor)
+def _u16(value, exp):
+    """Non-negative magnitude of ``value`` times 10**exp; 0xFFFF when unknown."""
+    n = _int(value, exp)
     if n is None:
         return UNAVAILABLE16
     if n < 0:
@@ -101,9 +105,8 @@ def _u16(value, factor):
     return n if n < 0xFFFF else 0xFFFE
 
 
-def _milli_to_centi(value):
-    """A current in A -> 0.01 A, via integer mA (half up on the magnitude)."""
-    ma = _int(value, 1000)
+def _milli_to_centi(ma):
+    """A current in mA -> 0.01 A (half up on the magnitude)."""
     if ma is None:
         return UNAVAILABLE16
     if ma < 0:
@@ -115,10 +118,10 @@ def _milli_to_centi(value):
 def registers(fields):
     """The 8 registers of the default map for the merged normalized ``fields``."""
     g = fields.get
-    regs = [_u16(g("u_l1_v"), 10), _u16(g("u_l2_v"), 10), _u16(g("u_l3_v"), 10),
-            _milli_to_centi(g("i_l1_a")), _milli_to_centi(g("i_l2_a")), _milli_to_centi(g("i_l3_a"))]
-    pi = _int(g("p_import_w"), 1)
-    pe = _int(g("p_export_w"), 1)
+    regs = [_u16(g(R.U_L1), -2), _u16(g(R.U_L2), -2), _u16(g(R.U_L3), -2),   # mV -> 0.1 V
+            _milli_to_centi(g(R.I_L1)), _milli_to_centi(g(R.I_L2)), _milli_to_centi(g(R.I_L3))]
+    pi = g(R.P_IMPORT)
+    pe = g(R.P_EXPORT)
     if pi is None and pe is None:
         p = UNAVAILABLE32
     else:
@@ -182,7 +185,7 @@ def han2x_registers(fields, scale=SCALE_DEFAULT, uptime_ms=0, version="0.0.0"):
     """The 51 registers of the han2x map (see ``HAN2X_MAP``)."""
     regs = [UNAVAILABLE16] * HAN2X_SIZE
     clock = clock_parts(fields.get("timestamp"))
-    for addr, source, kind, factor, scaled in HAN2X_MAP:
+    for addr, source, kind, exp, scaled in HAN2X_MAP:
         if kind == "u16":
             if source.startswith("clock:"):
                 regs[addr] = UNAVAILABLE16 if clock is None else clock[int(source[6:])]
@@ -194,7 +197,7 @@ def han2x_registers(fields, scale=SCALE_DEFAULT, uptime_ms=0, version="0.0.0"):
         if source == "scale":
             _put32(regs, addr, scale, False)
             continue
-        n = _int(fields.get(source), factor)
+        n = _int(fields.get(source), exp)
         if n is not None and scaled:
             n = _scaled(n, scale)
         _put32(regs, addr, n, kind == "i32")
@@ -294,7 +297,8 @@ class ModbusServer:
     """Started and stopped at run time; when stopped nothing listens (connection refused).
 
     Reads ``app.cfg["modbus"]`` (``map``, ``unit_id``, ``scale``) on every request, so a change of
-    those takes effect without closing the connections; a write goes through ``app.configure``."""
+    those takes effect without closing the connections; a write goes through ``app.configure``.
+``app`` (a services.View): ``cfg``, ``state`` (its fields), ``hal`` (``uptime_ms``), ``configure``, ``log``."""
 
     def __init__(self, app):
         self.app = app
@@ -313,7 +317,7 @@ class ModbusServer:
             if host == self.host and port == self.port:
                 return
             await self.stop()
-        self.server = await asyncio.start_server(self._client, host, port)
+        self.server = await asyncio.start_server(self._client, host, port, backlog=BACKLOG)
         self.host, self.port = host, port
         self.app.log("INFO", "modbus listening on %s:%d" % (host, port))
 

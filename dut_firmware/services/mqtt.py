@@ -18,14 +18,25 @@ the socket in a queue bounded by bytes (``QUEUE_MAX_BYTES``, room for a catch-up
 hundred messages after a stall); only past that bound is the oldest dropped, counted in
 ``mqtt_not_published`` and logged. Per-value messages past the same bound are dropped and counted in
 ``values_dropped`` (the next change publishes them again).
+
+The packets are mqtt_codec.py's (sans-IO).
 """
 
 import asyncio
 import json
 import random
-import struct
 
 from .. import message
+from .mqtt_codec import (  # noqa: F401  (the packet codec, also used through this module)
+    DISCONNECT,
+    PINGREQ,
+    _varlen,
+    connect_packet,
+    parse_publish,
+    publish_packet,
+    read_packet,
+    subscribe_packet,
+)
 
 QUEUE_MAX_BYTES = 32768     # bytes of message text waiting for the socket
 BACKOFF_START_MS = 1000
@@ -34,111 +45,72 @@ STABLE_SESSION_MS = 30000
 CONNECT_TIMEOUT_S = 5
 
 
-def _varlen(n):
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
-
-
-def _str(s):
-    if isinstance(s, str):
-        s = s.encode()
-    return struct.pack(">H", len(s)) + s
-
-
-def connect_packet(client_id, keepalive, will_topic=None, will_msg=b"", will_retain=True,
-                   username=None, password=None):
-    flags = 0x02                                     # clean session
-    payload = _str(client_id)
-    if will_topic is not None:
-        flags |= 0x04 | (0x20 if will_retain else 0)  # will flag, will QoS 0, will retain
-        payload += _str(will_topic) + _str(will_msg)
-    if username is not None:
-        flags |= 0x80
-        payload += _str(username)
-        if password is not None:
-            flags |= 0x40
-            payload += _str(password)
-    var = _str("MQTT") + bytes((4, flags)) + struct.pack(">H", keepalive)
-    body = var + payload
-    return b"\x10" + _varlen(len(body)) + body
-
-
-def publish_packet(topic, payload, retain=False):
-    if isinstance(payload, str):
-        payload = payload.encode()
-    body = _str(topic) + payload
-    return bytes((0x30 | (1 if retain else 0),)) + _varlen(len(body)) + body
-
-
 def backoff_delay(step_ms, rand16):
     """The wait before the next attempt: ``step_ms`` (1 s doubling to 60 s) drawn in 75..125 %
     by ``rand16`` (0..65535), so that readers restarted together do not reconnect together."""
     return step_ms * 3 // 4 + rand16 * (step_ms // 2) // 65536
 
 
-def subscribe_packet(packet_id, topic_filter):
-    """SUBSCRIBE to one topic filter at QoS 0."""
-    body = struct.pack(">H", packet_id) + _str(topic_filter) + b"\x00"
-    return b"\x82" + _varlen(len(body)) + body
-
-
-def parse_publish(kind, body):
-    """(topic, payload) of a PUBLISH packet body, or None when it is not a well-formed PUBLISH."""
-    if kind >> 4 != 3 or len(body) < 2:
-        return None
-    n = (body[0] << 8) | body[1]
-    start = 2 + n + (2 if kind & 0x06 else 0)   # QoS 1/2 carry a packet id
-    if start > len(body):
-        return None
-    try:
-        return bytes(body[2:2 + n]).decode(), bytes(body[start:])
-    except UnicodeError:
-        return None
-
-
-PINGREQ = b"\xc0\x00"
-DISCONNECT = b"\xe0\x00"
-
-# (subtopic, field, factor, decimals, unit, device class, state class, template on the JSON message)
+# (subtopic, field, exp, decimals, unit, device class, state class, template on the JSON message): the
+# value is the field (an int in its base unit, han/reading.py) times 10**exp, shown with ``decimals``
 VALUES = (
     ("obisListVersion", "list_version", None, 0, None, None, None, "list_version"),
     ("meterId", "meter_id", None, 0, None, None, None, "meter_id"),
     ("meterType", "meter_type", None, 0, None, None, None, "meter_type"),
-    ("actPowPos", "p_import_w", 1, 0, "W", "power", "measurement", "pi[0]"),
-    ("actPowNeg", "p_export_w", 1, 0, "W", "power", "measurement", "pe[0]"),
-    ("reactPowPos", "q_import_var", 1, 0, "var", "reactive_power", "measurement", "ri[0]"),
-    ("reactPowNeg", "q_export_var", 1, 0, "var", "reactive_power", "measurement", "re[0]"),
-    ("currL1", "i_l1_a", 1000, 3, "A", "current", "measurement", "i[0]"),
-    ("currL2", "i_l2_a", 1000, 3, "A", "current", "measurement", "i[1]"),
-    ("currL3", "i_l3_a", 1000, 3, "A", "current", "measurement", "i[2]"),
-    ("voltL1", "u_l1_v", 10, 1, "V", "voltage", "measurement", "u[0]"),
-    ("voltL2", "u_l2_v", 10, 1, "V", "voltage", "measurement", "u[1]"),
-    ("voltL3", "u_l3_v", 10, 1, "V", "voltage", "measurement", "u[2]"),
-    ("actEnergyPos", "e_import_wh", 1, 3, "kWh", "energy", "total_increasing", "ic"),
-    ("actEnergyNeg", "e_export_wh", 1, 3, "kWh", "energy", "total_increasing", "ec"),
-    ("reactEnergyPos", "r_import_varh", 1, 3, "kvarh", None, "total_increasing", "ric"),
-    ("reactEnergyNeg", "r_export_varh", 1, 3, "kvarh", None, "total_increasing", "rec"),
+    ("actPowPos", "p_import_w", 0, 0, "W", "power", "measurement", "pi[0]"),
+    ("actPowNeg", "p_export_w", 0, 0, "W", "power", "measurement", "pe[0]"),
+    ("reactPowPos", "q_import_var", 0, 0, "var", "reactive_power", "measurement", "ri[0]"),
+    ("reactPowNeg", "q_export_var", 0, 0, "var", "reactive_power", "measurement", "re[0]"),
+    ("currL1", "i_l1_ma", 0, 3, "A", "current", "measurement", "i[0]"),
+    ("currL2", "i_l2_ma", 0, 3, "A", "current", "measurement", "i[1]"),
+    ("currL3", "i_l3_ma", 0, 3, "A", "current", "measurement", "i[2]"),
+    ("voltL1", "u_l1_mv", -2, 1, "V", "voltage", "measurement", "u[0]"),
+    ("voltL2", "u_l2_mv", -2, 1, "V", "voltage", "measurement", "u[1]"),
+    ("voltL3", "u_l3_mv", -2, 1, "V", "voltage", "measurement", "u[2]"),
+    ("actEnergyPos", "e_import_wh", 0, 3, "kWh", "energy", "total_increasing", "ic"),
+    ("actEnergyNeg", "e_export_wh", 0, 3, "kWh", "energy", "total_increasing", "ec"),
+    ("reactEnergyPos", "r_import_varh", 0, 3, "kvarh", None, "total_increasing", "ric"),
+    ("reactEnergyNeg", "r_export_varh", 0, 3, "kvarh", None, "total_increasing", "rec"),
 )
+
+
+def put_publish(out, i, topic, payload):
+    """Write a PUBLISH (QoS 0, not retained) of ``payload`` on ``topic`` (both bytes) into the memoryview
+    ``out`` at ``i``; returns its end. ``out`` must have room (7 + len(topic) + len(payload) bytes)."""
+    n = 2 + len(topic) + len(payload)
+    out[i] = 0x30
+    i += 1
+    while True:  # the remaining length, 7 bits a byte
+        b = n & 0x7F
+        n >>= 7
+        out[i] = b | 0x80 if n else b
+        i += 1
+        if not n:
+            break
+    k = len(topic)
+    out[i] = k >> 8
+    out[i + 1] = k & 0xFF
+    out[i + 2:i + 2 + k] = topic
+    i += 2 + k
+    k = len(payload)
+    out[i:i + k] = payload
+    return i + k
+
+
+def value_text(entry, value):
+    """The plain text of ``value`` (not None) of the ``VALUES`` entry ``entry``."""
+    if entry[2] is None:
+        return str(value)
+    return message.fixed(message.scaled(value, entry[2]), entry[3])
 
 
 def value_texts(fields):
     """[(subtopic, plain value text)] of the values known in ``fields`` (units as in ``VALUES``)."""
     out = []
-    for name, field, factor, decimals, _unit, _dc, _sc, _tpl in VALUES:
-        value = fields.get(field)
-        if value is None:
-            continue
-        if factor is None:
-            out.append((name, str(value)))
-        else:
-            out.append((name, message.fixed(message.to_int(value, factor), decimals)))
+    for entry in VALUES:
+        value = fields.get(entry[1])
+        if value is not None:
+            out.append((entry[0], value_text(entry, value)))
     return out
 
 
@@ -156,8 +128,8 @@ def discovery_messages(prefix, topic, per_value, device, version):
     dev = {"identifiers": ["han-" + device["serial"]], "name": device["name"], "model": device["model"],
            "serial_number": device["serial"], "sw_version": version}
     out = []
-    for name, _field, factor, _dec, unit, dclass, sclass, template in VALUES:
-        if factor is None:
+    for name, _field, exp, _dec, unit, dclass, sclass, template in VALUES:
+        if exp is None:
             continue
         cfg = {"name": name, "unique_id": node + "_" + name, "availability_topic": topic + "/status",
                "payload_available": "online", "payload_not_available": "offline",
@@ -173,25 +145,10 @@ def discovery_messages(prefix, topic, per_value, device, version):
     return out
 
 
-async def read_packet(reader):
-    """(type byte, body bytes) of the next packet; EOFError at end of stream, OSError for a
-    remaining length longer than 4 bytes (malformed, MQTT 3.1.1 section 2.2.3: the session ends)."""
-    head = await reader.readexactly(1)
-    n = 0
-    shift = 0
-    for k in range(4):
-        b = (await reader.readexactly(1))[0]
-        n |= (b & 0x7F) << shift
-        if not b & 0x80:
-            break
-        if k == 3:
-            raise OSError("malformed remaining length")
-        shift += 7
-    body = await reader.readexactly(n) if n else b""
-    return head[0], body
-
-
 class MqttClient:
+    """``app`` (a services.View): ``cfg`` (``device``, for discovery), ``state`` (fields, publish counters),
+    ``hal`` (``uptime_ms``, ``real_ms``, ``sleep_ms``), ``on_mqtt_status(connected)``, ``log``."""
+
     def __init__(self, app):
         self.app = app
         self.settings = None
@@ -203,7 +160,10 @@ class MqttClient:
         self.overflow = 0           # messages dropped past QUEUE_MAX_BYTES in the current episode
         self.extra = []             # ready packets: per-value messages, discovery configs
         self.extra_bytes = 0
+        self._out = bytearray(0)    # the packets of one send are put together here (grown at the first)
+        self._topic = (None, b"")   # the meter topic and its bytes
         self.values = {}            # subtopic -> the text last queued in this session
+        self._seen = {}             # subtopic -> the field's value last rendered for it
         self.wake = asyncio.Event()
         self.sessions = 0
         self.attempts = 0           # connection attempts (each one a TCP connect)
@@ -274,10 +234,19 @@ class MqttClient:
         return True
 
     def _queue_values(self):
-        """Per-value messages (retained) for each value that changed since last queued."""
+        """Per-value messages (retained) for each value whose text changed since last queued; a value
+        equal to the one last seen is not rendered again (no garbage for what did not change)."""
         topic = self.settings["topic"]
         last = self.values
-        for name, text in value_texts(self.app.state.fields):
+        seen = self._seen
+        fields = self.app.state.fields
+        for entry in VALUES:
+            name = entry[0]
+            value = fields.get(entry[1])
+            if value is None or (value == seen.get(name) and name in last):
+                continue
+            seen[name] = value
+            text = value_text(entry, value)
             if last.get(name) != text:
                 if self._queue_extra(publish_packet(topic + "/" + name, text, True)):
                     last[name] = text
@@ -307,6 +276,28 @@ class MqttClient:
         self.extra = []
         self.extra_bytes = 0
         return extra
+
+    def _packets(self, topic, texts, extra):
+        """Everything to send, as one bytes: a PUBLISH of each meter text on ``topic``, then the ready
+        packets; put together in a buffer kept between sends (one copy, no packet per message)."""
+        if self._topic[0] != topic:
+            self._topic = (topic, topic.encode())
+        t = self._topic[1]
+        size = 0
+        for text in texts:
+            size += 7 + len(t) + len(text)   # fixed header (1 + at most 4), topic length (2), topic, text
+        for packet in extra:
+            size += len(packet)
+        if len(self._out) < size:
+            self._out = bytearray(size + 256)
+        out = memoryview(self._out)
+        i = 0
+        for text in texts:
+            i = put_publish(out, i, t, text.encode() if isinstance(text, str) else text)
+        for packet in extra:
+            out[i:i + len(packet)] = packet
+            i += len(packet)
+        return bytes(out[:i])  # a copy: the transport may keep what it is given until it is sent
 
     # -- the session loop --------------------------------------------------------------------------
     def _close(self):
@@ -368,6 +359,7 @@ class MqttClient:
         self._take_queue()
         self._take_extra()
         self.values = {}
+        self._seen = {}
         self.connected = True
         self._log("INFO", "connected to %s:%d" % (s["host"], s["port"]))
         self.app.on_mqtt_status(True)
@@ -425,8 +417,7 @@ class MqttClient:
                 # one write for everything queued (small separate writes meet Nagle + delayed ACK)
                 texts = self._take_queue()
                 sent = len(texts)
-                packets = [publish_packet(topic, text) for text in texts]
-                writer.write(b"".join(packets + self._take_extra()))
+                writer.write(self._packets(topic, texts, self._take_extra()))
                 try:
                     await writer.drain()
                 except Exception:

@@ -61,9 +61,11 @@ async def receive(hal, headers, buf, read):
     the HAL, check its hash and install it; (writer, version). UpdateError 400 when it is refused."""
     digest = expected_digest(headers)
     size = image_size(headers)
+    if not hal.offers("update_begin"):
+        raise UpdateError(400, "no firmware update on this unit")
     try:
         writer = hal.update_begin(size)
-    except (OSError, ValueError, AttributeError) as exc:
+    except (OSError, ValueError) as exc:
         raise UpdateError(400, "no firmware update on this unit: %s" % exc) from None
     sha = hashlib.sha256()
     got = 0

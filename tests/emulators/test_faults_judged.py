@@ -61,6 +61,12 @@ def _feed(stream: list[Emission], char_s: float, idle_flush: bool = True) -> tup
     return dict(decoder.counters), results
 
 
+def _si(reading: dict) -> dict:
+    """The firmware's reading (int mA / mV: `*_ma`, `*_mv`) in the rig's SI units (A, V)."""
+    return {(k[:-2] + k[-1] if k.endswith(("_ma", "_mv")) else k):
+            (v / 1000 if k.endswith(("_ma", "_mv")) and v is not None else v) for k, v in reading.items()}
+
+
 def _judge(specs: list[str], idle_flush: bool = True) -> None:
     failures = []
     for profile in PROFILES:
@@ -73,7 +79,7 @@ def _judge(specs: list[str], idle_flush: bool = True) -> None:
             for e in stream:
                 expected.update(e.counts)
             expected = {name: expected.get(name, 0) for name in COUNTERS}
-            decoded = [r["reading"] for r in results if r["ok"]]
+            decoded = [_si(r["reading"]) for r in results if r["ok"]]
             published = [e.reading for e in stream if e.published]
             if counters != expected or decoded != published:
                 failures.append(f"{profile} seed {seed}: expected {expected}, decoder {counters}; "

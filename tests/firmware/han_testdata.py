@@ -5,15 +5,37 @@ Independent of the rig's encoders: frames come from the capture library captures
 checksums for crafted frames come from the bitwise CRC-16/X.25 below, not from the module under test.
 """
 
+from decimal import Decimal
+
 from dut_firmware.han.decoder import COUNTERS, Decoder
 from tests.spec_frames import LIST1_HEX, LIST1_READING, LIST2_HEX, LIST2_READING, LIST3_HEX, LIST3_READING
 
 READING_FIELDS = {
     "meter_id", "meter_type", "list_version", "timestamp",
     "p_import_w", "p_export_w", "q_import_var", "q_export_var",
-    "i_l1_a", "i_l2_a", "i_l3_a", "u_l1_v", "u_l2_v", "u_l3_v",
+    "i_l1_ma", "i_l2_ma", "i_l3_ma", "u_l1_mv", "u_l2_mv", "u_l3_mv",
     "e_import_wh", "e_export_wh", "r_import_varh", "r_export_varh",
 }
+
+# SI fields (the rig's reading, the annotations) -> the firmware's milli-unit fields
+MILLI = {f"i_l{k}_a": f"i_l{k}_ma" for k in (1, 2, 3)}
+MILLI.update({f"u_l{k}_v": f"u_l{k}_mv" for k in (1, 2, 3)})
+
+
+def fw_reading(reading):
+    """An SI reading (the rig's normalized reading, an annotation) in the firmware's units: A and V become
+    int mA and mV, exactly (a value with more than 3 decimals is an error of the test data); the rest stays."""
+    out = {}
+    for name, value in reading.items():
+        if name in MILLI:
+            name = MILLI[name]
+            if value is not None:
+                milli = Decimal(str(value)) * 1000
+                if milli != milli.to_integral_value():
+                    raise ValueError(f"{name} = {value!r} is finer than the firmware's milli unit")
+                value = int(milli)
+        out[name] = value
+    return out
 
 # (id, hex, list number, the complete expected reading) as annotated in han-protocols.md s.1.5
 ANNOTATED = [
@@ -29,7 +51,7 @@ EXTRA_EXPECTED = {
     # 02 01 06 00 00 08 E5 -> P+ 0x08E5 = 2277 W; header 07 E7 03 16 03 03 1C 2A
     "kaifa_no_gh493_2_l1": {"timestamp": "2023-03-22T03:28:42", "p_import_w": 2277},
     # frames.json notes: amshan/gurux/dlms_cosem give U1 232.2 V, I1 0.032 A; clock ...FF FF C4 00
-    "kaifa_se_gh242_1_obis_l3": {"u_l1_v": 232.2, "i_l1_a": 0.032, "meter_type": "MA304H4",
+    "kaifa_se_gh242_1_obis_l3": {"u_l1_mv": 232200, "i_l1_ma": 32, "meter_type": "MA304H4",
                                  "timestamp": "2021-03-23T18:50:00+01:00"},
     # uint64 (0x15) energies of the CT meter, all zero on the wire
     "kaifa_se_gh242_4_ct_l3": {"e_export_wh": 0, "r_import_varh": 0, "r_export_varh": 0},

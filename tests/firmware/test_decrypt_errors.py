@@ -38,9 +38,9 @@ def test_a_wrong_key_is_counted_and_the_next_frames_decode():
     stream = he.noe_frames(100) + he.noe_frames(101, key=OTHER_KEY) + he.noe_frames(102)
     results, counters = run(stream, decoder=decoder())
     assert oks(results) == [True, False, True]
-    assert results[1] == {"ok": False, "format": "mbus", "error": "decrypt: wrong key"}
+    assert results[1] == {"ok": False, "code": "decrypt", "format": "mbus", "error": "decrypt: wrong key"}
     assert counters["frames_ok"] == 2 and counters["decrypt_errors"] == 1
-    assert results[2]["reading"]["u_l1_v"] == 233.7
+    assert results[2]["reading"]["u_l1_mv"] == 233700
 
 
 def test_a_wrong_authentication_key_fails_the_tag():

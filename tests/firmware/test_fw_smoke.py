@@ -196,7 +196,7 @@ from dut_firmware.services import modbus
 r = tz.Tz("CET-1CEST,M3.5.0,M10.5.0/3")
 assert tz.timestamp_to_epoch_ms("2024-10-01T19:00:00", r) == 1727802000000
 assert r.utc_offset(2024, 3, 31, 3, 0, 0) == 7200 and r.utc_offset(2024, 10, 27, 3, 0, 0) == 3600
-fields = {"u_l1_v": 235.6, "i_l1_a": 19.679, "e_import_wh": 42879838, "p_import_w": 5056}
+fields = {"u_l1_mv": 235600, "i_l1_ma": 19679, "e_import_wh": 42879838, "p_import_w": 5056}
 text = message.build(fields, 1727802000000, 2)
 assert '"ic":42879.838' in text and '"u":[235.6,null,null]' in text and '"i":[19.679,null,null]' in text
 assert json.loads(text)["pi"][0] == 5056

@@ -13,6 +13,7 @@ import pytest
 
 from dut_firmware import config, led, message, tz
 from dut_firmware import state as state_mod
+from dut_firmware.han import outcome
 from dut_firmware.services import modbus, mqtt
 from dut_firmware.services.http import HttpServer
 
@@ -21,8 +22,8 @@ OSLO = "CET-1CEST,M3.5.0,M10.5.0/3"
 LIST2 = {
     "timestamp": "2024-10-01T19:00:00", "list_version": "KFM_001", "meter_id": "6970631407262986",
     "meter_type": "MA304H4", "p_import_w": 5056, "p_export_w": 0, "q_import_var": 0,
-    "q_export_var": 469, "i_l1_a": 19.679, "i_l2_a": 1.292, "i_l3_a": 0.923,
-    "u_l1_v": 235.6, "u_l2_v": 240.9, "u_l3_v": 239.3,
+    "q_export_var": 469, "i_l1_ma": 19679, "i_l2_ma": 1292, "i_l3_ma": 923,
+    "u_l1_mv": 235600, "u_l2_mv": 240900, "u_l3_mv": 239300,
 }
 LIST1 = {"timestamp": "2024-10-01T19:00:02", "p_import_w": 5057}
 LIST3_EXTRA = {"timestamp": "2024-10-01T19:00:10", "e_import_wh": 42879838, "e_export_wh": 0,
@@ -48,12 +49,14 @@ class TestMessage:
         assert message.fixed(None, 1) == "null"
         assert message.fixed(-469, 0) == "-469"
 
-    def test_to_int_rounds_floats_keeps_ints(self):
-        assert message.to_int(19.679, 1000) == 19679
-        assert message.to_int(0.923, 1000) == 923
-        assert message.to_int(235.6, 10) == 2356
-        assert message.to_int(2**40 + 1) == 2**40 + 1      # ints never pass through a float
-        assert message.to_int(None, 10) is None
+    def test_scaled_is_exact_and_rounds_half_away_from_zero(self):
+        assert message.scaled(235600, -2) == 2356
+        assert message.scaled(230050, -2) == 2301           # half: away from zero
+        assert message.scaled(-230050, -2) == -2301
+        assert message.scaled(230049, -2) == 2300
+        assert message.scaled(2**62 + 1, 0) == 2**62 + 1    # ints never pass through a float
+        assert message.scaled(7, 3) == 7000
+        assert message.scaled(None, -2) is None
 
     def test_list2_message(self):
         text = message.build(LIST2, 1727802000000, 2)
@@ -84,12 +87,12 @@ class TestMessage:
         assert '"ric":9909.726' in text
         assert '"rec":562.991' in text
         # values whose float rendering would be inexact stay exact
-        text = message.build({"e_import_wh": 4294967295, "i_l1_a": 0.1 + 0.2}, 0, 3)
+        text = message.build({"e_import_wh": 4294967295, "i_l1_ma": 300}, 0, 3)
         assert '"ic":4294967.295' in text
         assert '"i":[0.300,null,null]' in text
 
     def test_negative_current_and_per_phase_powers(self):
-        fields = {"i_l1_a": -1.292, "p_l1_import_w": 100.0, "p_l1_export_w": 0.0, "u_l2_v": None,
+        fields = {"i_l1_ma": -1292, "p_l1_import_w": 100, "p_l1_export_w": 0, "u_l2_mv": None,
                   "q_l2_export_var": 12}
         msg = json.loads(message.build(fields, None, None))
         assert msg["i"] == [-1.292, None, None]
@@ -220,11 +223,11 @@ class TestModbus:
     def test_unavailable_and_signed_power(self):
         regs = modbus.registers({})
         assert regs == [0xFFFF] * 6 + [0x8000, 0x0000]
-        regs = modbus.registers({"p_import_w": 0, "p_export_w": 3000, "u_l1_v": 230.04, "i_l1_a": -1.005})
+        regs = modbus.registers({"p_import_w": 0, "p_export_w": 3000, "u_l1_mv": 230040, "i_l1_ma": -1005})
         assert regs[0] == 2300
         assert regs[3] == 101                     # magnitude, 1.005 A -> 1.01 (half up on mA)
         assert (regs[6] << 16 | regs[7]) == (-3000) & 0xFFFFFFFF
-        regs = modbus.registers({"p_import_w": 189000 * 3, "i_l1_a": 1000.0})
+        regs = modbus.registers({"p_import_w": 189000 * 3, "i_l1_ma": 1000000})
         assert (regs[6] << 16 | regs[7]) == 567000
         assert regs[3] == 0xFFFE                  # clamped below the sentinel
         assert modbus.registers({"p_import_w": 5057})[6:] == [0, 5057]   # List 1 only
@@ -337,7 +340,7 @@ class TestState:
 
     def test_none_never_erases(self):
         st = state_mod.State(OSLO)
-        it = dict(LIST2, meter_type="MA304H3E", u_l2_v=None)
+        it = dict(LIST2, meter_type="MA304H3E", u_l2_mv=None)
         st.update(ok(it, 2))
         assert json.loads(st.text())["u"] == [235.6, None, 239.3]
 
@@ -347,10 +350,15 @@ class TestState:
 
     def test_errors_and_counters(self):
         st = state_mod.State(OSLO)
-        st.error("fcs mismatch", "hdlc", 10, 20)
+        st.error(outcome.CHECKSUM, "fcs mismatch", "hdlc", 10, 20)
         assert st.last_error["code"] == "checksum" and st.last_error["message"] == "fcs mismatch"
-        st.error("truncated: got 50 of 122 bytes", "hdlc", 11, 21)
+        assert st.last_decrypt_error is None
+        st.error(outcome.TRUNCATED, "truncated: got 50 of 122 bytes", "hdlc", 11, 21)
         assert st.last_error["code"] == "truncated" and st.last_error["ts"] == 21
+        st.error(outcome.REPLAY, "replay: frame counter 5 after 7", "hdlc", 12, 22)
+        assert st.last_decrypt_error is st.last_error and st.last_error["code"] == "replay"
+        with pytest.raises(ValueError, match="no outcome code"):
+            st.error("fcs mismatch", "hdlc", 10, 20)        # a text is no code
 
         class Dec:
             counters = {"frames_ok": 2, "truncated": 1}
@@ -540,3 +548,21 @@ def test_fw_config_load_ignores_unknown_and_accepts_key_aliases(tmp_path):
     cfg = config.load(str(path), ignored)
     assert sorted(ignored) == ["future", "serial.flow"]
     assert cfg["meter"]["key"] == key
+
+
+# -- numbers of any length ---------------------------------------------------------------------------
+class TestLongNumbers:
+    def test_fixed_renders_any_int_exactly(self):
+        assert message.fixed(10**40 + 7, 3) == "1" + "0" * 37 + ".007"
+        assert message.fixed(-(10**25), 0) == "-1" + "0" * 25
+
+    def test_state_renders_a_number_longer_than_its_buffer_exactly(self):
+        st = state_mod.State(OSLO)
+        huge = 10**300 + 123456789
+        st.update(ok({"timestamp": "2024-10-01T19:00:10", "e_import_wh": huge, "p_import_w": 10**25}))
+        msg = json.loads(st.text())
+        assert msg["ic"] is not None and st.text().startswith(b'{"type":"HAN_METER_MESSAGE"')
+        assert b'"ic":' + message.fixed(huge, 3).encode() + b"," in st.text()
+        assert msg["pi"][0] == 10**25
+        st.update(ok(LIST1))                  # the next message fits the grown buffer too
+        assert json.loads(st.text())["pi"][0] == 5057

@@ -11,7 +11,7 @@ import random
 
 import han_testdata as td
 import pytest
-from han_testdata import run
+from han_testdata import fw_reading, run
 
 from dut_firmware import message
 from dut_firmware.han import aidon, kamstrup
@@ -40,7 +40,7 @@ LISTS = {"aidon_no_1ph_l2_esphome": 2, "aidon_no_gh1119_1_l3": 3, "aidon_se_3ph_
 KAMSTRUP_EXPECTED = {
     "list_version": "Kamstrup_V0001", "timestamp": "2026-03-12T15:24:30",
     "p_import_w": 1083, "p_export_w": 0, "q_import_var": 0, "q_export_var": 718,
-    "u_l1_v": 222, "u_l2_v": 221, "u_l3_v": 227, "i_l1_a": 0.57, "i_l2_a": 2.28, "i_l3_a": 3.33,
+    "u_l1_mv": 222000, "u_l2_mv": 221000, "u_l3_mv": 227000, "i_l1_ma": 570, "i_l2_ma": 2280, "i_l3_ma": 3330,
     "e_import_wh": 63074980, "e_export_wh": 0, "r_import_varh": 3263600, "r_export_varh": 21240570,
     "p_l1_import_w": 36, "p_l2_import_w": 424, "p_l3_import_w": 623,
     "p_l1_export_w": 0, "p_l2_export_w": 0, "p_l3_export_w": 0,
@@ -48,14 +48,11 @@ KAMSTRUP_EXPECTED = {
 
 
 def _check(reading, expected):
-    for field, want in expected.items():
+    """``expected`` in SI (a capture's) or the firmware's units: every value exact, an int (mA, mV)."""
+    for field, want in fw_reading(expected).items():
         assert field in reading, field
         got = reading[field]
-        if isinstance(want, float):
-            assert isinstance(got, float) and abs(got - want) < 1e-9, (field, got, want)
-            assert repr(got) == repr(want), (field, got, want)  # the exact decimal, no float noise
-        else:
-            assert got == want and type(got) is type(want), (field, got, want)
+        assert got == want and type(got) is type(want), (field, got, want)
 
 
 # -- Aidon ------------------------------------------------------------------------------------------
@@ -80,7 +77,7 @@ def test_aidon_reference_frame(frame):
 def test_aidon_single_phase_carries_only_l1():
     frame = next(f for f in AIDON if f["id"] == "aidon_no_1ph_l2_esphome")
     reading = run(unhex(frame["data_hex"]))[0][0]["reading"]
-    assert set(reading) == set(frame["expected"])  # exactly the fields on the wire
+    assert set(reading) == set(fw_reading(frame["expected"]))  # exactly the fields on the wire
 
 
 def _aidon_item(obis, value, scaler=None, unit=0x1B):
@@ -108,9 +105,9 @@ def test_aidon_scalers_are_exact_and_unknown_codes_ignored():
     )
     (r,), counters = run(frame)
     assert r["ok"] and r["format"] == "hdlc/aidon" and r["list"] == 3
-    assert r["reading"] == {"i_l1_a": 9.3, "i_l2_a": -0.03, "u_l1_v": 230.7, "e_import_wh": 109552250,
+    assert r["reading"] == {"i_l1_ma": 9300, "i_l2_ma": -30, "u_l1_mv": 230700, "e_import_wh": 109552250,
                             "e_export_wh": 7000, "p_import_w": 4027}
-    assert repr(r["reading"]["u_l1_v"]) == "230.7" and type(r["reading"]["e_import_wh"]) is int
+    assert all(type(v) is int for v in r["reading"].values())
 
 
 def test_aidon_list1():
@@ -176,8 +173,8 @@ def kamstrup_no_list(hourly=False):
 KAMSTRUP_NO_L1 = {
     "timestamp": "2019-10-14T18:00:10", "list_version": "Kamstrup_V0001", "meter_id": "5706567274389702",
     "meter_type": "6841121BN243101040", "p_import_w": 1468, "p_export_w": 0, "q_import_var": 0,
-    "q_export_var": 498, "i_l1_a": 3.59, "i_l2_a": 2.26, "i_l3_a": 3.02, "u_l1_v": 229, "u_l2_v": 230,
-    "u_l3_v": 231,
+    "q_export_var": 498, "i_l1_ma": 3590, "i_l2_ma": 2260, "i_l3_ma": 3020, "u_l1_mv": 229000, "u_l2_mv": 230000,
+    "u_l3_mv": 231000,
 }
 KAMSTRUP_NO_L2 = {**KAMSTRUP_NO_L1, "e_import_wh": 29631740, "e_export_wh": 10, "r_import_varh": 490870,
                   "r_export_varh": 10480120}
@@ -225,8 +222,8 @@ def test_kamstrup_reference_frame_decrypted():
     _check(r["reading"], KAMSTRUP_EXPECTED)
     raw = KAMSTRUP["expected_raw"]
     assert r["reading"]["p_import_w"] == raw["1.1.1.7.0.255"]
-    assert r["reading"]["u_l3_v"] == raw["1.1.72.7.0.255"]
-    assert r["reading"]["i_l3_a"] == raw["1.1.71.7.0.255"] / 100
+    assert r["reading"]["u_l3_mv"] == raw["1.1.72.7.0.255"] * 1000
+    assert r["reading"]["i_l3_ma"] == raw["1.1.71.7.0.255"] * 10
     assert r["reading"]["e_import_wh"] == raw["1.1.1.8.0.255"] * 10
     # the per-phase powers add up to the total
     assert sum(r["reading"][f"p_l{k}_import_w"] for k in (1, 2, 3)) == r["reading"]["p_import_w"]
@@ -239,7 +236,7 @@ def test_kamstrup_reference_frame_decrypted():
     (["Kamstrup_V0001", bytes([1, 1, 1, 7, 0, 255])], "kamstrup list of 2 elements"),
     (["Kamstrup_V0001", 5, 6], "kamstrup element 1 is not an OBIS code"),
     (["Kamstrup_V0001", bytes([1, 1, 99, 7, 0, 255]), 6], "no known OBIS code"),
-    (["Kamstrup_V0001", bytes([1, 1, 32, 7, 0, 255]), b"x"], "unexpected value type for u_l1_v"),
+    (["Kamstrup_V0001", bytes([1, 1, 32, 7, 0, 255]), b"x"], "unexpected value type for u_l1_mv"),
 ])
 def test_kamstrup_errors(body, message):
     with pytest.raises(ValueError, match=message):
@@ -250,7 +247,7 @@ def test_malformed_kamstrup_list_in_a_frame_is_unknown_format():
     apdu = b"\x0f\x00\x00\x00\x00\x00\x02\x02\x0a\x0eKamstrup_V0001\x06\x00\x00\x00\x01"
     frame = td.build_hdlc(b"\xe6\xe7\x00" + apdu, address=b"\x2b\x21", control=0x13)
     results, counters = run(frame)
-    assert results == [{"ok": False, "format": "hdlc",
+    assert results == [{"ok": False, "code": "unknown_format", "format": "hdlc",
                         "error": "unknown list: kamstrup list of 2 elements, not a version and pairs"}]
     assert counters["unknown_format"] == 1
 
@@ -310,7 +307,7 @@ def test_rig_encoded_frames_decode_to_their_readings(meter_id, fmt):
     assert counters["frames_ok"] == len(frames) == len(results)
     for frame, r in zip(frames, results, strict=True):
         assert r["format"] == fmt and r["list"] == frame.list
-        want = {k: v for k, v in dict(frame.reading).items() if v is not None}
+        want = {k: v for k, v in fw_reading(frame.reading).items() if v is not None}
         assert set(r["reading"]) == set(want), (frame.list, set(r["reading"]) ^ set(want))
         for field, value in want.items():
-            assert r["reading"][field] == pytest.approx(value, abs=1e-9), (frame.list, field)
+            assert r["reading"][field] == value and type(r["reading"][field]) is type(value), (frame.list, field)

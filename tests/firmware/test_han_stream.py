@@ -148,7 +148,8 @@ def test_frame_cut_in_its_header_followed_by_a_good_one():
 def test_flush_reports_a_pending_partial_frame_as_truncated():
     d = Decoder()
     assert d.feed(L2[:100]) == []
-    assert d.flush() == [{"ok": False, "format": "hdlc", "error": "truncated: got 100 of 122 bytes"}]
+    assert d.flush() == [{"ok": False, "code": "truncated", "format": "hdlc",
+                          "error": "truncated: got 100 of 122 bytes"}]
     assert d.counters["truncated"] == 1
     # the decoder is usable again after a flush
     assert d.feed(L1)[0]["list"] == 1
@@ -164,7 +165,7 @@ def test_flush_reports_pending_garbage():
     d = Decoder()
     assert [r["list"] for r in d.feed(L1 + b"noise")] == [1]
     assert d.feed(b"") == []
-    assert d.flush() == [{"ok": False, "format": "unknown", "error": "framing: 5 bytes skipped"}]
+    assert d.flush() == [{"ok": False, "code": "framing", "format": "unknown", "error": "framing: 5 bytes skipped"}]
 
 
 def _frame_with_7e(need_fcs_flag):
@@ -221,7 +222,7 @@ def test_bad_fcs_between_two_flags_goes_on_at_the_closing_flag(behind):
     assert run(data, chunks=[1] * len(data))[0] == results
     assert run(data, chunks=[len(frame) - 1, 1])[0] == results  # judged once its closing flag is there
     # the stream ends right before the closing flag: all of the frame is there, one checksum error
-    assert run(bytes(bad[:-1]))[0] == [{"ok": False, "format": "hdlc", "error": "fcs mismatch"}]
+    assert run(bytes(bad[:-1]))[0] == [{"ok": False, "code": "checksum", "format": "hdlc", "error": "fcs mismatch"}]
 
 
 def test_bad_fcs_without_its_closing_flag_rescans_its_bytes():

@@ -3,7 +3,7 @@
 import han_testdata as td
 import pytest
 
-from dut_firmware.han import axdr, cosem_time, dlms, hdlc, kaifa
+from dut_firmware.han import axdr, cosem_time, dlms, hdlc, kaifa, obis, reading
 from dut_firmware.han.crc import TABLE, crc16_arc, crc16_x25
 from dut_firmware.han.decoder import decode_apdu, decode_llc
 from tests.spec_frames import LIST1_HEX, LIST2_HEX, LIST3_HEX, unhex
@@ -196,7 +196,7 @@ def test_single_phase_list2_nine_elements(reference_frames):
     assert (kind, list_no) == ("kaifa-kfm001", 2)
     assert reading == {"list_version": "KFM_001", "meter_id": "7340157010120038", "meter_type": "MA105H2E",
                        "p_import_w": 0, "p_export_w": 0, "q_import_var": 0, "q_export_var": 0,
-                       "i_l1_a": 0.066, "u_l1_v": 244.2}
+                       "i_l1_ma": 66, "u_l1_mv": 244200}
 
 
 def test_list3_without_header_time_takes_the_clock_item():
@@ -208,21 +208,45 @@ def test_it_rule_only_for_ma304h3e():
     items = _items(L2)
     items[2] = b"MA304H3E"
     reading = kaifa.decode(items, None)[2]
-    assert reading["u_l2_v"] is None and reading["u_l1_v"] == 235.6 and reading["u_l3_v"] == 239.3
+    assert reading["u_l2_mv"] is None and reading["u_l1_mv"] == 235600 and reading["u_l3_mv"] == 239300
     items[2] = b"MA304H4"
-    assert kaifa.decode(items, None)[2]["u_l2_v"] == 240.9
+    assert kaifa.decode(items, None)[2]["u_l2_mv"] == 240900
 
 
 def test_scaling_is_exact_decimal():
     reading = kaifa.decode(_items(L2), None)[2]
-    assert reading["u_l1_v"] == 2356 / 10 == 235.6 and repr(reading["i_l3_a"]) == "0.923"
-    assert all(type(reading[k]) is int for k in ("p_import_w", "q_export_var"))
+    assert reading["u_l1_mv"] == 235600 and reading["i_l3_ma"] == 923     # 2356 x 0.1 V, 923 x 1 mA
+    assert all(type(reading[k]) is int for k in ("p_import_w", "q_export_var", "u_l1_mv", "i_l3_ma"))
+
+
+@pytest.mark.parametrize(("n", "exp", "want"), [
+    (2356, 2, 235600), (-1500, 0, -1500), (2**70, 3, 2**70 * 1000),    # exact, however large
+    (12345, -1, 1235), (12344, -1, 1234), (-12345, -1, -1235), (-12344, -1, -1234),  # half away from zero
+    (5, -1, 1), (4, -1, 0), (-5, -1, -1), (0, -3, 0),
+])  # fmt: skip
+def test_scale_is_exact_or_rounds_half_away_from_zero(n, exp, want):
+    got = reading.scale(n, exp)
+    assert got == want and type(got) is int
+
+
+@pytest.mark.parametrize(("code", "value", "scaler", "field", "want"), [
+    ((1, 0, 32, 7, 0, 255), 2301, -1, "u_l1_mv", 230100),         # 0.1 V
+    ((1, 0, 32, 7, 0, 255), 230, 0, "u_l1_mv", 230000),           # 1 V (Kamstrup, E450)
+    ((1, 0, 31, 7, 0, 255), 57, -2, "i_l1_ma", 570),              # 0.01 A
+    ((1, 0, 31, 7, 0, 255), 12345, -4, "i_l1_ma", 1235),          # 0.1 mA: finer than mA, rounded
+    ((1, 0, 1, 8, 0, 255), 6307498, 1, "e_import_wh", 63074980),  # 10 Wh (Aidon NO, Kamstrup)
+    ((1, 0, 1, 7, 0, 255), 15, -1, "p_import_w", 2),              # 0.1 W: finer than W, rounded
+])  # fmt: skip
+def test_every_dlms_scaler_gives_an_int_in_the_base_unit(code, value, scaler, field, want):
+    out = {}
+    assert obis.put(out, bytes(code), value, (0,) * 6, scaler)
+    assert out == {field: want} and type(out[field]) is int
 
 
 def test_obis_variant_with_only_some_codes():
     pairs = [bytes([1, 0, 1, 7, 0, 255]), 1500, bytes([1, 0, 99, 99, 0, 255]), 7,
              bytes([1, 0, 32, 7, 0, 255]), 2301]
-    assert kaifa.decode(pairs, None) == ("kaifa-obis", 2, {"p_import_w": 1500, "u_l1_v": 230.1})
+    assert kaifa.decode(pairs, None) == ("kaifa-obis", 2, {"p_import_w": 1500, "u_l1_mv": 230100})
     assert kaifa.decode(pairs[:2], None) == ("kaifa-obis", 1, {"p_import_w": 1500})
 
 

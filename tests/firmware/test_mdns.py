@@ -3,12 +3,15 @@ on MicroPython found on loopback by a raw-socket legacy query and by zeroconf br
 
 from __future__ import annotations
 
+import asyncio
 import struct
 import uuid
 
 import pytest
 
 from dut_firmware import config
+from dut_firmware.hal.contract import Hal
+from dut_firmware.hal.unix import UnixHal
 from dut_firmware.services import mdns
 from rig.dut import SoftwareDut
 from rig.line import LineSettings
@@ -75,6 +78,20 @@ def dut(tmp_path, micropython):
 
 
 @pytest.mark.slow
+def test_a_hal_without_multicast_leaves_mdns_off_and_says_so(tmp_path):
+    """A board whose HAL declares udp_multicast absent (hal/contract.py): the responder does not start."""
+    class NoMulticast(UnixHal):
+        absent = ("udp_multicast",)
+        udp_multicast = Hal.udp_multicast
+
+    cfg = config.merge(config.DEFAULTS, {"serial": {"device": "/dev/null"}})
+    logs = []
+    responder = mdns.MdnsResponder(NoMulticast(cfg), lambda level, msg: logs.append((level, msg)))
+    asyncio.run(responder.start(0, "127.0.0.1", 8080, cfg["device"]))
+    assert not responder.running and responder.sock is None
+    assert logs == [("WARNING", "mdns: this unit has no multicast socket")]
+
+
 def test_raw_legacy_query_finds_the_firmware(dut):
     instance = f"HAN reader {dut.serial_number}._http._tcp.local."
     ptr = query("_http._tcp.local", "PTR")

@@ -6,16 +6,18 @@ import struct
 import subprocess
 
 import pytest
+from han_testdata import MILLI, fw_reading
 
 from dut_firmware import config
 from dut_firmware.services import modbus
 from rig.probes.modbus import HAN2X_COUNT, HAN2X_REGISTERS, decode_han2x
 
-# A Kaifa List 3 as the decoder normalizes it (values from `rig frames --meter kaifa-ma304h4 --list 3`)
-LIST3 = {"timestamp": "2026-11-30T06:00:10", "p_import_w": 2102, "p_export_w": 0, "q_import_var": 0,
-         "q_export_var": 719, "i_l1_a": 3.408, "i_l2_a": 2.092, "i_l3_a": 4.016, "u_l1_v": 237.3,
-         "u_l2_v": 232.6, "u_l3_v": 231.3, "e_import_wh": 236405494, "e_export_wh": 0,
-         "r_import_varh": 995406, "r_export_varh": 81293836}
+# A Kaifa List 3 (values from `rig frames --meter kaifa-ma304h4 --list 3`), and as the decoder normalizes it
+LIST3_SI = {"timestamp": "2026-11-30T06:00:10", "p_import_w": 2102, "p_export_w": 0, "q_import_var": 0,
+            "q_export_var": 719, "i_l1_a": 3.408, "i_l2_a": 2.092, "i_l3_a": 4.016, "u_l1_v": 237.3,
+            "u_l2_v": 232.6, "u_l3_v": 231.3, "e_import_wh": 236405494, "e_export_wh": 0,
+            "r_import_varh": 995406, "r_export_varh": 81293836}
+LIST3 = fw_reading(LIST3_SI)
 
 
 def words(n):
@@ -50,7 +52,7 @@ def test_han2x_registers_of_a_list3():
 
 
 def test_han2x_unavailable_and_signed_current():
-    regs = modbus.han2x_registers({"i_l1_a": -1.5}, 1000, 0, "0.1.0")
+    regs = modbus.han2x_registers({"i_l1_ma": -1500}, 1000, 0, "0.1.0")
     assert regs[8:10] == words(-1500 & 0xFFFFFFFF)
     assert regs[10:12] == [0x8000, 0]                                     # int32 unavailable
     assert regs[0:2] == [0xFFFF, 0xFFFF] and regs[36] == 0xFFFF and regs[42] == 100
@@ -66,20 +68,20 @@ def test_scale_factor_applies_to_powers_currents_and_energies_only():
 
 def test_probe_table_is_the_firmware_table():
     """The rig's probe reads the map from its own data: both tables must say the same."""
-    fw = {addr: (kind, factor) for addr, _source, kind, factor, _scaled in modbus.HAN2X_MAP}
+    fw = {addr: (kind, exp) for addr, _source, kind, exp, _scaled in modbus.HAN2X_MAP}
     probe = {r.address: r for r in HAN2X_REGISTERS}
     assert sorted(fw) == sorted(probe)
-    for addr, (kind, factor) in fw.items():
+    for addr, (kind, exp) in fw.items():
         assert probe[addr].kind == {"u32": "uint32", "i32": "int32", "u16": "uint16"}[kind]
-        if probe[addr].unit in ("A", "V"):
-            assert probe[addr].step * factor == pytest.approx(1)
+        if probe[addr].unit in ("A", "V"):      # the fields hold mA, mV: a register step of 10**-exp of them
+            assert probe[addr].step == pytest.approx(0.001 * 10 ** -exp)
     for addr, source, _kind, _factor, _scaled in modbus.HAN2X_MAP:
         if not source.startswith("clock:") and source not in ("version", "temperature", "scale"):
-            assert probe[addr].name == source
+            assert MILLI.get(probe[addr].name, probe[addr].name) == source     # the probe's SI name
     assert [r.address for r in HAN2X_REGISTERS if r.writable] == [modbus.HAN2X_WRITABLE[0]]
     decoded = decode_han2x(modbus.han2x_registers(LIST3, 1000, 3_600_000, "0.1.0"))
     for key in ("p_import_w", "q_export_var", "i_l1_a", "u_l3_v", "e_import_wh", "r_export_varh", "timestamp"):
-        assert decoded[key] == LIST3[key], key
+        assert decoded[key] == LIST3_SI[key], key
     assert decoded["firmware"] == "0.1.0" and decoded["uptime_h"] == 1 and decoded["scale"] == 1000
 
 

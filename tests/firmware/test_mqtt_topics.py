@@ -10,15 +10,16 @@ from dut_firmware import state as state_mod
 from dut_firmware.services import mqtt
 
 LIST2 = {"list_version": "KFM_001", "meter_id": "6970631407262986", "meter_type": "MA304H4", "p_import_w": 2102,
-         "p_export_w": 0, "q_import_var": 0, "q_export_var": 719, "i_l1_a": 3.408, "i_l2_a": 2.092,
-         "i_l3_a": 4.016, "u_l1_v": 237.3, "u_l2_v": 232.6, "u_l3_v": 231.3}
+         "p_export_w": 0, "q_import_var": 0, "q_export_var": 719, "i_l1_ma": 3408, "i_l2_ma": 2092,
+         "i_l3_ma": 4016, "u_l1_mv": 237300, "u_l2_mv": 232600, "u_l3_mv": 231300}
 DEVICE = {"serial": "SIM-0001", "name": "HAN reader", "model": "HAN-RIG-SW"}
 
 
 def test_value_texts_are_plain_exact_values():
-    texts = dict(mqtt.value_texts(dict(LIST2, e_import_wh=236405494, i_l2_a=None)))
+    texts = dict(mqtt.value_texts(dict(LIST2, e_import_wh=236405494, i_l2_ma=None, u_l2_mv=232650)))
     assert texts["actPowPos"] == "2102" and texts["reactPowNeg"] == "719" and texts["meterId"] == "6970631407262986"
     assert texts["currL1"] == "3.408" and texts["voltL3"] == "231.3" and texts["actEnergyPos"] == "236405.494"
+    assert texts["voltL2"] == "232.7"                                   # mV to 0.1 V: half away from zero
     assert "currL2" not in texts and "actEnergyNeg" not in texts       # not sent: not published, never 0
     assert mqtt.value_texts({}) == []
 
@@ -88,6 +89,23 @@ def test_birth_message_queues_the_discovery_again_and_per_value_only_changes():
     assert first == len(mqtt.value_texts(LIST2))
     client.publish("{}")
     assert len(client.extra) == first                                       # nothing changed: nothing more
-    client.app.state.fields["u_l1_v"] = 238.0
+    client.app.state.fields["u_l1_mv"] = 238000
     client.publish("{}")
     assert len(client.extra) == first + 1 and b"han/x/voltL1238.0" in client.extra[-1]
+
+
+@pytest.mark.parametrize("topic_len,payload_len", [(9, 460), (1, 0), (300, 20000), (3, 122), (1, 125)])
+def test_put_publish_writes_the_packet_publish_packet_makes(topic_len, payload_len):
+    topic, payload = b"t" * topic_len, bytes(range(256)) * (payload_len // 256) + bytes(payload_len % 256)
+    out = bytearray(7 + topic_len + payload_len + 3)
+    end = mqtt.put_publish(memoryview(out), 3, topic, payload)
+    assert bytes(out[3:end]) == mqtt.publish_packet(topic.decode(), payload)
+
+
+def test_one_send_holds_every_queued_message_then_the_ready_packets():
+    client = mqtt.MqttClient(App())
+    extra = [mqtt.publish_packet("han/x/voltL1", "238.0", True)]
+    texts = [b'{"a":1}', '{"b":2}', b"x" * 3000]            # longer than the kept buffer: it grows
+    sent = client._packets("han/x", texts, extra)
+    assert sent == b"".join([mqtt.publish_packet("han/x", t) for t in texts] + extra)
+    assert client._packets("han/x", texts[:1], []) == mqtt.publish_packet("han/x", texts[0])

@@ -65,3 +65,37 @@ def test_top_level_modules_of_the_same_names_do_not_shadow_the_firmware(tmp_path
     for interpreter in (micropython, sys.executable):
         done = subprocess.run([interpreter, "-c", script], capture_output=True, text=True, timeout=60, cwd=tmp_path)
         assert done.stdout.split() == ["OK", "dut_firmware.state", "dut_firmware.han.decoder"], done.stderr
+
+
+NARROW = r"""
+import sys
+sys.path.insert(0, %(root)r)
+from dut_firmware import app, config
+cfg = config.merge(config.DEFAULTS, {"serial": {"device": "/dev/null-han"}})
+a = app.App(cfg)
+out = []
+for name in ("http", "modbus", "mqtt"):
+    view = getattr(a, name).app
+    members = sorted(k for k in view.__dict__ if not k.startswith("_"))
+    out.append("%%s %%s %%s" %% (name, view is not a, ",".join(members)))
+views = [a.http.app, a.modbus.app, a.mqtt.app]
+before = all(v.cfg is cfg for v in views)
+a.cfg = config.copy(cfg)                       # a change replaces the configuration: every view sees the new one
+out.append("cfg %%s %%s" %% (before, all(v.cfg is a.cfg for v in views)))
+out.append("factory %%s" %% (hasattr(a.factory, "app"),))
+print("|".join(out))
+"""
+
+
+def test_services_get_only_what_they_use_not_the_application(micropython):
+    """Each service holds a View of the members it uses (services/__init__.py), never the App: no decoder,
+    serial port or other service to reach into; the configuration it reads is always the current one."""
+    script = NARROW % {"root": str(FIRMWARE_ROOT)}
+    want = ["http True configure,hal,health_message,log,meter_id,public_config,state,state_message,update_firmware",
+            "modbus True configure,hal,log,state",
+            "mqtt True hal,log,on_mqtt_status,state",
+            "cfg True True",
+            "factory False"]
+    for interpreter in (micropython, sys.executable):
+        done = subprocess.run([interpreter, "-c", script], capture_output=True, text=True, timeout=60)
+        assert done.stdout.strip().split("|") == want, done.stderr

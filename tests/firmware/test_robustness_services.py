@@ -29,8 +29,8 @@ DONE_S = 5  # the exchange ends within this after the end of stream, else it han
 DOCUMENTED = {200, 400, 401, 403, 404, 405, 408, 413, 431, 503}
 TZ = "CET-1CEST,M3.5.0,M10.5.0/3"
 READING = {"timestamp": "2024-10-01T19:00:00", "meter_id": "6970631400000001", "p_import_w": 1234,
-           "p_export_w": 0, "u_l1_v": 230.1, "u_l2_v": 231.2, "u_l3_v": 229.9, "i_l1_a": 5.123,
-           "i_l2_a": 0.0, "i_l3_a": 12.5}
+           "p_export_w": 0, "u_l1_mv": 230100, "u_l2_mv": 231200, "u_l3_mv": 229900, "i_l1_ma": 5123,
+           "i_l2_ma": 0, "i_l3_ma": 12500}
 
 
 class App:

@@ -5,6 +5,7 @@ running firmware keeps running."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 import shutil
@@ -15,7 +16,11 @@ import pytest
 import requests
 
 import dut_firmware
+from dut_firmware import config
+from dut_firmware.hal.contract import Hal
+from dut_firmware.hal.unix import UnixHal
 from dut_firmware.hal.unix_update import unpack
+from dut_firmware.services import update
 from rig.dut import SoftwareDut
 from rig.line import LineSettings
 from rig.links import PtyLink
@@ -84,6 +89,36 @@ def _version(dut: SoftwareDut) -> str | None:
             "version"]
     except (requests.RequestException, ValueError):
         return None
+
+
+class _NoUpdates(UnixHal):
+    """A unix HAL on a board without an update store: update_begin declared absent (hal/contract.py)."""
+    absent = ("update_begin",)
+    update_begin = Hal.update_begin
+
+
+def _receive(hal, body: bytes):
+    headers = {"content-length": str(len(body)), "x-firmware-sha256": hashlib.sha256(body).hexdigest()}
+
+    async def read(n):
+        return b""
+
+    return asyncio.run(update.receive(hal, headers, body, read))
+
+
+def test_a_hal_without_an_update_store_refuses_an_image_and_one_with_it_installs_into_its_store(tmp_path):
+    cfg = config.merge(config.DEFAULTS, {"serial": {"device": "/dev/null"}})
+    with pytest.raises(update.UpdateError) as err:
+        _receive(_NoUpdates(cfg), b"x" * 10)
+    assert (err.value.status, err.value.message) == (400, "no firmware update on this unit")
+    hal = UnixHal(cfg)
+    with pytest.raises(update.UpdateError) as err:
+        _receive(hal, b"x" * 10)                # offered, but no store set: the HAL says why
+    assert err.value.status == 400 and "no firmware store" in err.value.message
+    hal.store = str(tmp_path / "firmware")
+    writer, version = _receive(hal, image(tmp_path / "img", version="0.9.9"))
+    assert version == "0.9.9" and writer.slot.endswith("/a")
+    assert (tmp_path / "firmware" / "a" / "dut_firmware" / "main.py").exists()
 
 
 def test_a_good_image_is_taken_and_bad_ones_refused_while_the_firmware_keeps_running(tmp_path):
