@@ -19,14 +19,12 @@ hundred messages after a stall); only past that bound is the oldest dropped, cou
 ``mqtt_not_published`` and logged. Per-value messages past the same bound are dropped and counted in
 ``values_dropped`` (the next change publishes them again).
 
-The packets are mqtt_codec.py's (sans-IO).
+The packets are mqtt_codec.py's, the per-value topics and discovery configs mqtt_topics.py's (both sans-IO).
 """
 
 import asyncio
-import json
 import random
 
-from .. import message
 from .mqtt_codec import (  # noqa: F401  (the packet codec, also used through this module)
     DISCONNECT,
     PINGREQ,
@@ -34,9 +32,11 @@ from .mqtt_codec import (  # noqa: F401  (the packet codec, also used through th
     connect_packet,
     parse_publish,
     publish_packet,
+    put_publish,
     read_packet,
     subscribe_packet,
 )
+from .mqtt_topics import VALUES, discovery_messages, value_text
 
 QUEUE_MAX_BYTES = 32768     # bytes of message text waiting for the socket
 BACKOFF_START_MS = 1000
@@ -49,100 +49,6 @@ def backoff_delay(step_ms, rand16):
     """The wait before the next attempt: ``step_ms`` (1 s doubling to 60 s) drawn in 75..125 %
     by ``rand16`` (0..65535), so that readers restarted together do not reconnect together."""
     return step_ms * 3 // 4 + rand16 * (step_ms // 2) // 65536
-
-
-# (subtopic, field, exp, decimals, unit, device class, state class, template on the JSON message): the
-# value is the field (an int in its base unit, han/reading.py) times 10**exp, shown with ``decimals``
-VALUES = (
-    ("obisListVersion", "list_version", None, 0, None, None, None, "list_version"),
-    ("meterId", "meter_id", None, 0, None, None, None, "meter_id"),
-    ("meterType", "meter_type", None, 0, None, None, None, "meter_type"),
-    ("actPowPos", "p_import_w", 0, 0, "W", "power", "measurement", "pi[0]"),
-    ("actPowNeg", "p_export_w", 0, 0, "W", "power", "measurement", "pe[0]"),
-    ("reactPowPos", "q_import_var", 0, 0, "var", "reactive_power", "measurement", "ri[0]"),
-    ("reactPowNeg", "q_export_var", 0, 0, "var", "reactive_power", "measurement", "re[0]"),
-    ("currL1", "i_l1_ma", 0, 3, "A", "current", "measurement", "i[0]"),
-    ("currL2", "i_l2_ma", 0, 3, "A", "current", "measurement", "i[1]"),
-    ("currL3", "i_l3_ma", 0, 3, "A", "current", "measurement", "i[2]"),
-    ("voltL1", "u_l1_mv", -2, 1, "V", "voltage", "measurement", "u[0]"),
-    ("voltL2", "u_l2_mv", -2, 1, "V", "voltage", "measurement", "u[1]"),
-    ("voltL3", "u_l3_mv", -2, 1, "V", "voltage", "measurement", "u[2]"),
-    ("actEnergyPos", "e_import_wh", 0, 3, "kWh", "energy", "total_increasing", "ic"),
-    ("actEnergyNeg", "e_export_wh", 0, 3, "kWh", "energy", "total_increasing", "ec"),
-    ("reactEnergyPos", "r_import_varh", 0, 3, "kvarh", None, "total_increasing", "ric"),
-    ("reactEnergyNeg", "r_export_varh", 0, 3, "kvarh", None, "total_increasing", "rec"),
-)
-
-
-def put_publish(out, i, topic, payload):
-    """Write a PUBLISH (QoS 0, not retained) of ``payload`` on ``topic`` (both bytes) into the memoryview
-    ``out`` at ``i``; returns its end. ``out`` must have room (7 + len(topic) + len(payload) bytes)."""
-    n = 2 + len(topic) + len(payload)
-    out[i] = 0x30
-    i += 1
-    while True:  # the remaining length, 7 bits a byte
-        b = n & 0x7F
-        n >>= 7
-        out[i] = b | 0x80 if n else b
-        i += 1
-        if not n:
-            break
-    k = len(topic)
-    out[i] = k >> 8
-    out[i + 1] = k & 0xFF
-    out[i + 2:i + 2 + k] = topic
-    i += 2 + k
-    k = len(payload)
-    out[i:i + k] = payload
-    return i + k
-
-
-def value_text(entry, value):
-    """The plain text of ``value`` (not None) of the ``VALUES`` entry ``entry``."""
-    if entry[2] is None:
-        return str(value)
-    return message.fixed(message.scaled(value, entry[2]), entry[3])
-
-
-def value_texts(fields):
-    """[(subtopic, plain value text)] of the values known in ``fields`` (units as in ``VALUES``)."""
-    out = []
-    for entry in VALUES:
-        value = fields.get(entry[1])
-        if value is not None:
-            out.append((entry[0], value_text(entry, value)))
-    return out
-
-
-def node_id(serial):
-    """A discovery node id from the serial number: ``han_`` + [a-zA-Z0-9_-] only."""
-    out = "han_"
-    for ch in serial:
-        out += ch if ch.isalpha() or ch.isdigit() or ch in "_-" else "_"
-    return out
-
-
-def discovery_messages(prefix, topic, per_value, device, version):
-    """[(topic, payload)] of the Home Assistant discovery configs (sent retained)."""
-    node = node_id(device["serial"])
-    dev = {"identifiers": ["han-" + device["serial"]], "name": device["name"], "model": device["model"],
-           "serial_number": device["serial"], "sw_version": version}
-    out = []
-    for name, _field, exp, _dec, unit, dclass, sclass, template in VALUES:
-        if exp is None:
-            continue
-        cfg = {"name": name, "unique_id": node + "_" + name, "availability_topic": topic + "/status",
-               "payload_available": "online", "payload_not_available": "offline",
-               "unit_of_measurement": unit, "state_class": sclass, "device": dev}
-        if dclass is not None:
-            cfg["device_class"] = dclass
-        if per_value:
-            cfg["state_topic"] = topic + "/" + name
-        else:
-            cfg["state_topic"] = topic
-            cfg["value_template"] = "{{ value_json.%s }}" % template
-        out.append(("%s/sensor/%s/%s/config" % (prefix, node, name), json.dumps(cfg)))
-    return out
 
 
 class MqttClient:

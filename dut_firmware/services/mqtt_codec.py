@@ -89,3 +89,26 @@ async def read_packet(reader):
         shift += 7
     body = await reader.readexactly(n) if n else b""
     return head[0], body
+
+
+def put_publish(out, i, topic, payload):
+    """Write a PUBLISH (QoS 0, not retained) of ``payload`` on ``topic`` (both bytes) into the memoryview
+    ``out`` at ``i``; returns its end. ``out`` must have room (7 + len(topic) + len(payload) bytes)."""
+    n = 2 + len(topic) + len(payload)
+    out[i] = 0x30
+    i += 1
+    while True:  # the remaining length, 7 bits a byte
+        b = n & 0x7F
+        n >>= 7
+        out[i] = b | 0x80 if n else b
+        i += 1
+        if not n:
+            break
+    k = len(topic)
+    out[i] = k >> 8
+    out[i + 1] = k & 0xFF
+    out[i + 2:i + 2 + k] = topic
+    i += 2 + k
+    k = len(payload)
+    out[i:i + k] = payload
+    return i + k

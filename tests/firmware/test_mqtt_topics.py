@@ -1,5 +1,6 @@
-"""The pure parts of services/mqtt.py: per-value texts (the HAN2X subtopics), Home Assistant discovery configs,
-the packets for Home Assistant's birth message, the jittered back-off, and the client's reaction to a birth."""
+"""The pure parts of the MQTT client (services/mqtt.py, mqtt_topics.py, mqtt_codec.py): per-value texts (the HAN2X
+subtopics), Home Assistant discovery configs, the packets for Home Assistant's birth message, the jittered
+back-off, and the client's reaction to a birth."""
 
 import json
 
@@ -7,7 +8,7 @@ import pytest
 
 from dut_firmware import config
 from dut_firmware import state as state_mod
-from dut_firmware.services import mqtt
+from dut_firmware.services import mqtt, mqtt_codec, mqtt_topics
 
 LIST2 = {"list_version": "KFM_001", "meter_id": "6970631407262986", "meter_type": "MA304H4", "p_import_w": 2102,
          "p_export_w": 0, "q_import_var": 0, "q_export_var": 719, "i_l1_ma": 3408, "i_l2_ma": 2092,
@@ -16,16 +17,16 @@ DEVICE = {"serial": "SIM-0001", "name": "HAN reader", "model": "HAN-RIG-SW"}
 
 
 def test_value_texts_are_plain_exact_values():
-    texts = dict(mqtt.value_texts(dict(LIST2, e_import_wh=236405494, i_l2_ma=None, u_l2_mv=232650)))
+    texts = dict(mqtt_topics.value_texts(dict(LIST2, e_import_wh=236405494, i_l2_ma=None, u_l2_mv=232650)))
     assert texts["actPowPos"] == "2102" and texts["reactPowNeg"] == "719" and texts["meterId"] == "6970631407262986"
     assert texts["currL1"] == "3.408" and texts["voltL3"] == "231.3" and texts["actEnergyPos"] == "236405.494"
     assert texts["voltL2"] == "232.7"                                   # mV to 0.1 V: half away from zero
     assert "currL2" not in texts and "actEnergyNeg" not in texts       # not sent: not published, never 0
-    assert mqtt.value_texts({}) == []
+    assert mqtt_topics.value_texts({}) == []
 
 
 def test_discovery_configs_for_json_and_per_value_topics():
-    msgs = mqtt.discovery_messages("homeassistant", "han/SIM-0001", False, DEVICE, "0.1.0")
+    msgs = mqtt_topics.discovery_messages("homeassistant", "han/SIM-0001", False, DEVICE, "0.1.0")
     assert len(msgs) == 14
     topics = [t for t, _ in msgs]
     assert "homeassistant/sensor/han_SIM-0001/actPowPos/config" in topics
@@ -39,21 +40,21 @@ def test_discovery_configs_for_json_and_per_value_topics():
     energy = cfgs["actEnergyPos"]
     assert energy["state_class"] == "total_increasing" and energy["value_template"] == "{{ value_json.ic }}"
     assert "device_class" not in cfgs["reactEnergyNeg"]
-    per_value = dict(mqtt.discovery_messages("ha", "t", True, DEVICE, "0.1.0"))
+    per_value = dict(mqtt_topics.discovery_messages("ha", "t", True, DEVICE, "0.1.0"))
     cfg = json.loads(per_value["ha/sensor/han_SIM-0001/voltL2/config"])
     assert cfg["state_topic"] == "t/voltL2" and "value_template" not in cfg
-    assert mqtt.node_id("A.B c+#") == "han_A_B_c__"
+    assert mqtt_topics.node_id("A.B c+#") == "han_A_B_c__"
 
 
 def test_subscribe_and_publish_packets():
-    assert mqtt.subscribe_packet(1, "homeassistant/status") == (
+    assert mqtt_codec.subscribe_packet(1, "homeassistant/status") == (
         b"\x82\x19\x00\x01\x00\x14homeassistant/status\x00")
     body = b"\x00\x14homeassistant/status" + b"online"
-    assert mqtt.parse_publish(0x30, body) == ("homeassistant/status", b"online")
-    assert mqtt.parse_publish(0x32, b"\x00\x01t\x00\x07on") == ("t", b"on")   # QoS 1: a packet id first
-    assert mqtt.parse_publish(0x90, body) is None                           # SUBACK
-    assert mqtt.parse_publish(0x30, b"\x00\x09ab") is None                  # topic runs past the packet
-    assert mqtt.parse_publish(0x30, b"\x00\x02\xff\xfe") is None            # not UTF-8
+    assert mqtt_codec.parse_publish(0x30, body) == ("homeassistant/status", b"online")
+    assert mqtt_codec.parse_publish(0x32, b"\x00\x01t\x00\x07on") == ("t", b"on")   # QoS 1: a packet id first
+    assert mqtt_codec.parse_publish(0x90, body) is None                           # SUBACK
+    assert mqtt_codec.parse_publish(0x30, b"\x00\x09ab") is None                  # topic runs past the packet
+    assert mqtt_codec.parse_publish(0x30, b"\x00\x02\xff\xfe") is None            # not UTF-8
 
 
 @pytest.mark.parametrize("step", [1000, 2000, 60000])
@@ -86,7 +87,7 @@ def test_birth_message_queues_the_discovery_again_and_per_value_only_changes():
     client.connected = True
     assert client.publish("{}") is True
     first = len(client.extra)
-    assert first == len(mqtt.value_texts(LIST2))
+    assert first == len(mqtt_topics.value_texts(LIST2))
     client.publish("{}")
     assert len(client.extra) == first                                       # nothing changed: nothing more
     client.app.state.fields["u_l1_mv"] = 238000
@@ -98,14 +99,14 @@ def test_birth_message_queues_the_discovery_again_and_per_value_only_changes():
 def test_put_publish_writes_the_packet_publish_packet_makes(topic_len, payload_len):
     topic, payload = b"t" * topic_len, bytes(range(256)) * (payload_len // 256) + bytes(payload_len % 256)
     out = bytearray(7 + topic_len + payload_len + 3)
-    end = mqtt.put_publish(memoryview(out), 3, topic, payload)
-    assert bytes(out[3:end]) == mqtt.publish_packet(topic.decode(), payload)
+    end = mqtt_codec.put_publish(memoryview(out), 3, topic, payload)
+    assert bytes(out[3:end]) == mqtt_codec.publish_packet(topic.decode(), payload)
 
 
 def test_one_send_holds_every_queued_message_then_the_ready_packets():
     client = mqtt.MqttClient(App())
-    extra = [mqtt.publish_packet("han/x/voltL1", "238.0", True)]
+    extra = [mqtt_codec.publish_packet("han/x/voltL1", "238.0", True)]
     texts = [b'{"a":1}', '{"b":2}', b"x" * 3000]            # longer than the kept buffer: it grows
     sent = client._packets("han/x", texts, extra)
-    assert sent == b"".join([mqtt.publish_packet("han/x", t) for t in texts] + extra)
-    assert client._packets("han/x", texts[:1], []) == mqtt.publish_packet("han/x", texts[0])
+    assert sent == b"".join([mqtt_codec.publish_packet("han/x", t) for t in texts] + extra)
+    assert client._packets("han/x", texts[:1], []) == mqtt_codec.publish_packet("han/x", texts[0])
