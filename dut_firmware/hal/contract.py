@@ -17,7 +17,8 @@ its TCP streams (``start_server``, ``open_connection``: the network stack is the
 ``sys.stdout`` for the log (the REPL UART on a device); ``random``, ``json``, ``struct``, ``hashlib``,
 ``binascii``. Files are written only through ``write_file`` (durable) and the update store. The only other
 touches of the platform are fallbacks for code run without a HAL (tests, ``rig decode``), never on the
-unit's own paths: services/http.py's clock, config.save's rename, han/cipher.py's AES.
+unit's own paths: services/http.py's clock and config.save's rename (a decoder built without the HAL's AES
+takes hal/aes.py's).
 """
 
 
