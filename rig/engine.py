@@ -113,6 +113,7 @@ async def stream_and_check(
         total = sum(1 for e in emissions if e.reading is not None or e.counts)
     stream = _Stream(emissions, link, dut, broker, bench, interval_s / speed, speed, run_dir, http, result, clock,
                      progress, enable_modbus, partial, on_request, stop, keep, total or 0)
+    dropped_before = getattr(link, "dropped", 0)
     try:
         began = time.monotonic()
         before = (await asyncio.to_thread(http.health)).get("counters", {})
@@ -123,6 +124,7 @@ async def stream_and_check(
                 await stream.run()
         except (ProbeError, DutError, OSError) as exc:
             result.error = f"{exc} (DUT log: {dut.log_path})" if dut.log_path else str(exc)
+        result.line_dropped = getattr(link, "dropped", 0) - dropped_before
         settled = time.monotonic()
         await _settle_and_count(http, dut, before, result, stream.last_whole, speed)
         result.timing["settle_s"] = time.monotonic() - settled

@@ -323,7 +323,7 @@ def can_set_line(h: Any) -> bool:
 
 def set_line(h: Any, baud: int) -> LineSettings:
     """Put the meter line and the DUT's port at ``baud`` 8N1 (the pty delivers what is written: only the
-    pacing changes); ``pytest.skip`` on a link whose line the rig cannot set."""
+    pacing changes); ValueError for a link whose line the rig cannot set (see :func:`can_set_line`)."""
     line = LineSettings(baud, 8, "N", 1)
     if not can_set_line(h):
         raise ValueError(f"the bench's link {h.link!r} cannot change its line settings")

@@ -70,6 +70,7 @@ class StreamResult:
     failures: list[Check] = field(default_factory=list)
     window_peak: int = 0
     timing: dict[str, float] = field(default_factory=dict)
+    line_dropped: int = 0  # bytes the line could not deliver: the DUT's input was full (it stopped reading)
 
     def __post_init__(self) -> None:
         """A result made from lists of frames and checks gets its counters and summaries from them."""
@@ -101,6 +102,10 @@ class StreamResult:
             want, got = self.expected_counts.get(name, 0), self.dut_counters.get(name, 0)
             if want != got:
                 out.append(f"counter {name}: a correct reader counts {want}, the DUT counted {got}")
+        if out and self.line_dropped:
+            out.append(f"the line dropped {self.line_dropped:,} bytes the DUT did not read in time (its serial "
+                       "input was full: the DUT stopped reading for longer than its buffer lasts, as a UART "
+                       "overruns); the frames they carried never reached it")
         return out
 
     def problems(self) -> list[str]:

@@ -62,3 +62,11 @@ def test_the_checking_policy_says_how_many_frames_each_interface_judged() -> Non
                               "could see them")
     assert policy["modbus"] == "Modbus: not checked (not on this bench, or nothing was sent)"
     assert policy["mqtt"] == "MQTT: 10 of 10 frames judged, every message checked as it arrives (push)"
+
+
+def test_bytes_the_line_dropped_explain_counters_that_differ_and_say_nothing_otherwise() -> None:
+    lost = StreamResult([], [], {"frames_ok": 7}, expected_counts=Counter({"frames_ok": 10}), line_dropped=1234)
+    assert lost.count_mismatches()[0] == "counter frames_ok: a correct reader counts 10, the DUT counted 7"
+    assert lost.count_mismatches()[1].startswith("the line dropped 1,234 bytes the DUT did not read in time")
+    fine = StreamResult([], [], {"frames_ok": 10}, expected_counts=Counter({"frames_ok": 10}), line_dropped=99)
+    assert fine.count_mismatches() == []  # the bytes dropped carried no frame a reader had to count

@@ -2,7 +2,8 @@
 hold a request rate and Modbus clients poll (rig/load.py). Every frame sent must be decoded or counted as
 an error, every HTTP answer a 200 with a well-formed message, every Modbus answer a valid response, and the
 DUT alive after. Accounting only, no timing: the machine running the suite is shared.
-``benchmarks/bench_load.py`` runs the same load at full size and prints the rates and latencies.
+``benchmarks/bench_load.py`` runs the same load at full size and prints the rates and latencies. And a
+reader that stops reading: what the line could not deliver is lost, and the rig says why.
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ import json
 import os
 import signal
 import socket
+import threading
 
 import pytest
 
-from rig.load import can_set_line, connected, run_load
+from rig.load import can_set_line, connected, run_load, set_line
 
 
 # -- the scenario ------------------------------------------------------------------------------------
@@ -65,3 +67,31 @@ def test_clients_connecting_at_once_all_get_through_the_handshake(harness) -> No
             s.close()
     assert (modbus, web) == (20, 24)
     assert h.health()["type"] == "HAN_HEALTH_MESSAGE" and h.dut.alive()
+
+
+def test_a_reader_that_stops_reading_loses_frames_and_the_rig_says_why(harness) -> None:
+    """The reader's process is held still for 1.2 s (less than a probe's timeout) while frames stream back to
+    back at 460800 baud: its serial input fills (about 0.45 s of this line on a pty) and the line drops the
+    rest, as a UART overruns. The frames it never received are lost, and the result says why: the counters
+    differ and the dropped bytes explain it."""
+    h = harness(speed=5000)  # the meter's schedule far ahead of the line: the line never idles
+    pid = getattr(h.dut, "pid", None)
+    if pid is None or not can_set_line(h):
+        pytest.skip("needs the software DUT's process (to hold it still) and a line the rig can set")
+    set_line(h, 460800)
+    frames = h.frames(4000)  # about 5 s of the saturated line
+    holds = [threading.Timer(1.0, os.kill, (pid, signal.SIGSTOP)), threading.Timer(2.2, os.kill, (pid, signal.SIGCONT))]
+    for timer in holds:
+        timer.start()
+    try:
+        result = h.stream(frames, enable_modbus=False)
+    finally:
+        for timer in holds:
+            timer.join()
+        os.kill(pid, signal.SIGCONT)
+    assert result.error is None and result.line_dropped > 0, (result.error, result.line_dropped)
+    lost = result.expected_counts["frames_ok"] - result.dut_counters.get("frames_ok", 0)
+    assert lost > 0, result.problems()[:5]
+    why = f"the line dropped {result.line_dropped:,} bytes"
+    assert [p for p in result.count_mismatches() if p.startswith(why)], result.count_mismatches()
+    assert h.dut.alive() and h.health()["type"] == "HAN_HEALTH_MESSAGE"
