@@ -37,11 +37,21 @@ def _events(dut: SoftwareDut):
     return parse_events(dut.led_events_path.read_text())
 
 
-def _after(dut: SoftwareDut, action, settle_s: float = 1.2, end_action=None):
-    """The events from the last one before ``action`` until ``settle_s`` later (or ``end_action``)."""
+def _back_to_base(dut: SoftwareDut, before: list) -> bool:
+    """A one-shot pattern has ended: it showed something, then the colour from before it again."""
+    new = _events(dut)[len(before):]
+    return len(new) >= 2 and new[-1][1:] == before[-1][1:]
+
+
+def _after(dut: SoftwareDut, action, settle_s: float | None = None, end_action=None):
+    """The events from the last one before ``action`` until the LED is back to its colour from before (a
+    one-shot pattern, however loaded the machine), or until ``settle_s`` later and ``end_action``."""
     before = _events(dut)
     action()
-    time.sleep(settle_s)
+    if settle_s is None:
+        wait_until(lambda: _back_to_base(dut, before), 5, "the pattern to end on the colour from before it")
+    else:
+        time.sleep(settle_s)
     if end_action is not None:
         count = len(_events(dut))
         end_action()
