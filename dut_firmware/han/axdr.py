@@ -42,6 +42,22 @@ _SIGNED = 1 << INT8 | 1 << INT16 | 1 << INT32 | 1 << INT64 | 1 << BCD
 _FIXED_BYTES = {DATE_TIME: 12, DATE: 5, TIME: 4}
 
 
+def int_size(tag):
+    """The size of the value after an integer's type tag (the integers, bcd, enum), 0 for other tags."""
+    return _INT_SIZE[tag] if tag <= ENUM else 0
+
+
+def int_at(buf, pos):
+    """The integer whose type tag is at buf[pos]; its int_size(tag) bytes follow (the caller checked)."""
+    tag = buf[pos]
+    v = buf[pos + 1]
+    if _SIGNED >> tag & 1 and v & 0x80:
+        v -= 256
+    for k in range(pos + 2, pos + 1 + _INT_SIZE[tag]):
+        v = (v << 8) | buf[k]
+    return v
+
+
 def _truncated(pos):
     return ValueError("a-xdr: value runs past the end of the data at byte %d" % pos)
 

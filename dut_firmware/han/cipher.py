@@ -128,5 +128,5 @@ def open_apdu(c, apdu):
         return decoder._decode_apdu(plain)
     r = p1.parse(plain, 0, len(plain), len(plain) + 1, 0)
     if r[0] == p1.OK or r[0] == p1.BAD_CRC and checked:
-        return decoder._decode_p1(bytes(memoryview(plain)[:r[2] if r[0] == p1.OK else r[1] - 5]))
+        return decoder._decode_p1(plain, 0, r[2] if r[0] == p1.OK else r[1] - 5)  # read in place
     raise UnknownFormat("unknown format: damaged p1 telegram")

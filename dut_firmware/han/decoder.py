@@ -36,16 +36,19 @@ is decoded only at a frame boundary (stream start, flush, end of the frame befor
 or where the length of the raw APDU before says it ends)
 while no frame with a checksum of its own (HDLC, M-Bus, P1 with CRC) has checked out since the Decoder
 was made or set_keys; else its 0xDB is a stray byte (framing). Small heaps: frames are read in place
-(memoryview slices of the one buffer); A-XDR allocates the values only, GCM its plaintext only.
+(memoryview slices of the one buffer), and so are a Kaifa values-only list, an Aidon list and a P1
+telegram (no value tree, no line list; the meter's texts made once, when they change); other lists
+allocate their A-XDR values, GCM its plaintext only.
 """
 
 # the large modules first: compiled into a heap not yet fragmented by the others (MicroPython)
-from . import dsmr, p1, dlms, hdlc, kaifa, aidon, kamstrup, cosem_time  # noqa: I001
+from . import p1, dlms, hdlc, kaifa, aidon, kamstrup, cosem_time, axdr  # noqa: I001
 from . import outcome
 from .dlms import DecryptError, ReplayError
 
-# loaded on first use (small heaps: a reader of plain HDLC or P1 never needs them): M-Bus and raw APDU
-# framing (wired, mbus), messages in several frames (segments), decryption (cipher, gcm), other lists
+# loaded on first use (small heaps: a reader of plain HDLC or P1 never needs them): P1 values (dsmr), M-Bus
+# and raw APDU framing (wired, mbus), messages in several frames (segments), decryption (cipher, gcm), other
+# lists
 _GBT = 0xE0
 _GGC = 0xDB
 
@@ -63,12 +66,29 @@ _STRUCTURE = 0x02
 
 def _decode_apdu(apdu):
     """(kind, list_no, reading, dst) of an APDU; dst: the DST bit of its header's date-time (the
-    reading's timestamp when it has one), or None. Raises ValueError (dlms.UnknownFormat, DecryptError)."""
-    _, when, body_tag, body = dlms.parse_notification(apdu)
-    if body_tag == _ARRAY and body:
+    reading's timestamp when it has one), or None. Raises ValueError (dlms.UnknownFormat, DecryptError).
+    A Kaifa values-only list and an Aidon list are read in place (kaifa.read_values, aidon.read_array);
+    any other list from its value tree."""
+    apdu = axdr._view(apdu)
+    pos = dlms.body_at(apdu)
+    when = dlms.when_at
+    dst = None if when < 0 else cosem_time.dst(apdu, when)
+    reading = kaifa.read_values(apdu, pos, when)
+    if reading is not None:
+        return _KAIFA, kaifa.LAYOUTS[apdu[pos + 1]][0], reading, dst
+    r = aidon.read_array(apdu, pos) if when < 0 else None
+    if r is not None:
+        return r[0], r[1], r[2], dst
+    try:
+        body = axdr.value(apdu, pos)
+    except ValueError as e:
+        raise dlms.UnknownFormat(str(e)) from None
+    tag = apdu[pos]
+    when = None if when < 0 else bytes(apdu[when:when + 12])
+    if tag == _ARRAY and body:
         r = aidon.decode(body, when)
-    elif body_tag != _STRUCTURE:
-        raise dlms.UnknownFormat("unknown list: body type tag 0x%02x" % body_tag)
+    elif tag != _STRUCTURE:
+        raise dlms.UnknownFormat("unknown list: body type tag 0x%02x" % tag)
     elif body and isinstance(body[0], str):
         r = kamstrup.decode(body, when)
     else:
@@ -79,11 +99,22 @@ def _decode_apdu(apdu):
             if not body or not obislist.matches(body):
                 raise
             r = obislist.decode(body, when)
-    return r[0], r[1], r[2], (None if when is None else cosem_time.dst(when))
+    return r[0], r[1], r[2], dst
 
 
-def _decode_p1(telegram):
-    reading, dst = dsmr.read(telegram)
+_KAIFA = "kaifa-kfm001"
+
+
+_dsmr = None  # dsmr.py, loaded with the first P1 telegram: a reader of HDLC or M-Bus meters never holds it
+
+
+def _decode_p1(telegram, start=0, end=None):
+    """The result tuple of the P1 telegram at telegram[start:end] (bytes or a bytearray: read in place)."""
+    global _dsmr
+    if _dsmr is None:
+        from . import dsmr
+        _dsmr = dsmr
+    reading, dst = _dsmr.read(telegram, start, end)
     return "dsmr", None, reading, dst
 
 
@@ -117,6 +148,7 @@ class Decoder:
         self._dst_bit = False  # the meter has set the DST bit of its clock status: it carries one
         self._p1_crc = False  # the meter has sent a P1 telegram with a CRC: every telegram must have one
         self._framed = False  # a frame with a checksum of its own checked out (raw APDU rule, wired.py)
+        self._info_fn = self._info  # made once: no bound method per frame
         self._reset()
         if key:  # after the buffer: its one large block first
             self._ciphering()
@@ -155,6 +187,8 @@ class Decoder:
             return out
         buf = self._buf
         cap = len(buf)
+        if n > cap - self._end and self._pos and n <= cap - self._end + self._pos:
+            self._compact(out)  # the bytes held (a closing flag) move to the front: the chunk fits after them
         end = self._end
         if n <= cap - end:  # the usual case: the chunk fits, no slicing
             buf[end:end + n] = data
@@ -337,7 +371,7 @@ class Decoder:
         self._pos = pos
 
     def _telegram(self, out, buf, pos, bang):
-        self._decode(out, "p1", _decode_p1, bytes(self._mv[pos:bang]))  # dsmr.py reads bytes
+        self._decode(out, "p1", _decode_p1, buf, pos, bang)  # read where it lies
 
     def _frame(self, out, buf, r):
         # an unsegmented frame is decoded in place: the values are copied out, and the buffer is not
@@ -348,7 +382,7 @@ class Decoder:
             msg = self.assembler().hdlc(msg, r[4])
             self._lost(out, "hdlc")
         if msg is not None:
-            self._decode(out, "hdlc", self._info, msg)
+            self._decode(out, "hdlc", self._info_fn, msg)
 
     def _other(self):
         if self._wired is None:
@@ -407,9 +441,10 @@ class Decoder:
             self._error(out, outcome.TRUNCATED, fmt, self._asm.lost)
             self._asm.lost = None
 
-    def _decode(self, out, fmt, decode, data):
+    def _decode(self, out, fmt, decode, data, start=0, end=-1):
+        """Decode data (data[start:end] with end >= 0) with decode and report its result or error."""
         try:
-            r = decode(data)
+            r = decode(data) if end < 0 else decode(data, start, end)
         except DecryptError as e:
             r = (outcome.DECRYPT, str(e))
         except ReplayError as e:

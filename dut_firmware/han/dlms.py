@@ -38,6 +38,25 @@ def parse_notification(apdu):
 
     invoke_id is the 4-byte long-invoke-id-and-priority as an int; date_time the 12 raw bytes.
     """
+    apdu = axdr._view(apdu)  # a plaintext (bytearray) is read in place too
+    pos = body_at(apdu)
+    when = None if when_at < 0 else bytes(apdu[when_at:when_at + 12])
+    invoke = (apdu[1] << 24) | (apdu[2] << 16) | (apdu[3] << 8) | apdu[4]
+    try:
+        body = axdr.value(apdu, pos)
+    except ValueError as e:
+        raise UnknownFormat(str(e)) from None
+    return invoke, when, apdu[pos], body
+
+
+when_at = -1  # body_at()'s second answer: where the header's date-time starts, -1 without one
+
+
+def body_at(apdu):
+    """Check a DATA-NOTIFICATION's header and return where its body starts (its A-XDR type tag); the
+    header's 12-byte date-time is at apdu[when_at] (-1: none). Nothing is allocated (not reentrant)."""
+    global when_at
+    when_at = -1
     n = len(apdu)
     if n == 0:
         raise UnknownFormat("empty apdu")
@@ -50,32 +69,26 @@ def parse_notification(apdu):
         raise UnknownFormat("unknown apdu tag 0x%02x" % tag)
     if n < 6:
         raise UnknownFormat("data-notification too short")
-    apdu = axdr._view(apdu)  # a plaintext (bytearray) is read in place too
-    invoke = (apdu[1] << 24) | (apdu[2] << 16) | (apdu[3] << 8) | apdu[4]
     pos = 5
     t = apdu[pos]
-    when = None
     if t == 0x00:
         pos += 1
     elif t == 0x09 or t == 0x0C:
-        if t == 0x09:
-            size, pos = axdr.decode_length(apdu, pos + 1)
-        else:
+        if t == 0x0C:
             size, pos = 12, pos + 1
+        elif pos + 1 < n and apdu[pos + 1] < 0x80:
+            size, pos = apdu[pos + 1], pos + 2
+        else:
+            size, pos = axdr.decode_length(apdu, pos + 1)
         if size != 0 and size != 12:
             raise UnknownFormat("data-notification: date-time of %d bytes" % size)
         if pos + size > n:
             raise UnknownFormat("data-notification ends inside the date-time")
         if size:
-            when = bytes(apdu[pos:pos + size])
+            when_at = pos
         pos += size
     else:
         raise UnknownFormat("data-notification: unexpected date-time tag 0x%02x" % t)
     if pos >= n:
         raise UnknownFormat("data-notification without a body")
-    body_tag = apdu[pos]
-    try:
-        body = axdr.value(apdu, pos)
-    except ValueError as e:
-        raise UnknownFormat(str(e)) from None
-    return invoke, when, body_tag, body
+    return pos

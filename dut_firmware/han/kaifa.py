@@ -8,9 +8,11 @@ Wire units: W, var, mA, 0.1 V, Wh, varh; the reading gets W, var, mA, mV, Wh, va
 
 decode(body, header_time) -> (kind, list_no, reading): kind 'kaifa-kfm001' or 'kaifa-obis';
 header_time is the 12-byte date-time of the APDU header or None. Raises ValueError otherwise.
+read_values(buf, pos, when) -> reading or None: a values-only list read where it lies in the APDU (the
+Decoder's way: no value tree, the texts made once), None for anything decode() must judge on the tree.
 """
 
-from . import obis
+from . import axdr, cosem_time, obis
 from . import reading as R
 from .obis import CURRENT, ENERGY, POWER, STR, TIME, VOLTAGE
 
@@ -39,6 +41,72 @@ LAYOUTS = {
     14: (3, _L2_1P + _ENERGY),
     18: (3, _L2_3P + _ENERGY),
 }
+
+
+_SHIFTED = (0, 0, 0, 0, 0, 2)  # EXPS plus each kind's shift to the reading's unit (obis.value)
+
+
+def read_values(buf, pos, when=-1):
+    """The reading of the values-only list whose structure tag is at buf[pos] (a memoryview), its
+    header date-time at buf[when] (-1: none), read in place: the numbers as they are read, the texts
+    made only when they change, no value tree. None when it is not a plain values-only list (another
+    element count, the OBIS variant, a visible-string first: Kamstrup's, a type its layout does not
+    expect, anything wrong): decode() on the tree judges those, with its own errors."""
+    n = len(buf)
+    if pos + 3 >= n or buf[pos] != axdr.STRUCTURE:  # its tag, count, and the first element's two bytes
+        return None
+    count = buf[pos + 1]
+    layout = LAYOUTS.get(count)
+    if layout is None:
+        return None
+    pos += 2
+    first = buf[pos]
+    if first == axdr.VISIBLE_STRING or first == axdr.UTF8_STRING:
+        return None  # Kamstrup's list version opens its list
+    if count % 2 == 0 and first == axdr.OCTET_STRING and buf[pos + 1] == 6:
+        return None  # the OBIS variant
+    fields = layout[1]
+    out = {}
+    try:
+        for i in range(count):
+            field, kind = fields[i]
+            if pos + 1 >= n:
+                return None
+            tag = buf[pos]
+            if kind >= POWER:  # a number
+                size = axdr.int_size(tag)
+                if not size or pos + 1 + size > n:
+                    return None
+                out[field] = R.scale(axdr.int_at(buf, pos), _SHIFTED[kind])
+                pos += 1 + size
+                continue
+            if tag == axdr.DATE_TIME:
+                start = pos + 1
+                size = 12
+            elif tag == axdr.OCTET_STRING or kind == STR and (tag == axdr.VISIBLE_STRING or tag == axdr.UTF8_STRING):
+                start = pos + 2
+                size = buf[pos + 1]
+                if size >= 0x80:
+                    return None
+            else:
+                return None
+            pos = start + size
+            if pos > n:
+                return None
+            if kind == STR:
+                out[field] = obis.text_at(buf, start, pos, field)
+            elif size != 12:
+                return None
+            elif when < 0:
+                out[field] = cosem_time.to_iso(buf, start)
+            else:
+                cosem_time.check(buf, start)  # the header's time is published (below), this one must be valid
+        if when >= 0:  # the transmission time; the clock item equals it
+            out[R.TIMESTAMP] = cosem_time.to_iso(buf, when)
+    except ValueError:
+        return None
+    R.apply_it_rule(out)
+    return out
 
 
 def _values_only(items, header_time):
