@@ -7,7 +7,8 @@ and units per minute with 1 and 4 slots; optionally power cycles of one unit in 
 - ``steps``: where a unit's time goes, the mean seconds per step; the measurements that failed, if any
   (with how many units), and the errors;
 - ``LED step``: its mean seconds per unit and, within it, the boot into real time (the step power-cycles
-  the unit to x1: a real reader's LED patterns last their real durations, rig/eol/led.py);
+  the unit to x1: a real reader's LED patterns last their real durations, rig/eol/led.py); every slot's
+  window comes from the station's one camera (the simulated view of all the fixtures, read as a live stream);
 - ``--cycles N``: N power cycles (output on, READY, GET /health, output off) of one unit, the seconds per
   cycle and how many it recovered from (rig/scenarios/test_power.py runs 50 in CI).
 

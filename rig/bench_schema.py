@@ -230,6 +230,7 @@ class LedSection(_Section):
     camera: Text | int | None = None  # a camera index, a video file, a stream URL, "sim" or "sim-stream"
     camera_roi: Annotated[list[int], AfterValidator(_roi)] | None = None  # written by `rig led calibrate`
     camera_gain: Annotated[float, Field(gt=0)] = 1.0  # light level per (region level / 255)
+    camera_buffer_s: Annotated[float, Field(gt=0, le=60)] = 6.0  # the station camera's frames kept for the slots
 
 
 class SlotSection(_Section):

@@ -99,6 +99,13 @@ class Camera:
             if not self._cap.grab() or time.monotonic() - t > quick:
                 return
 
+    def read_frame(self) -> np.ndarray | None:
+        """The next frame as the source gives it (None: the source has no more)."""
+        if self._cap is None:
+            raise CameraError(f"camera {self.source!r} is not open")
+        ok, frame = self._cap.read()
+        return frame if ok else None
+
     def read(self, seconds: float | None = None, max_frames: int = 100_000) -> Footage:
         """Frames for ``seconds`` (a live source) or to the end of a file (or ``seconds`` of it)."""
         if self._cap is None:
@@ -124,5 +131,26 @@ class Camera:
         if self.is_file:
             return Footage(np.arange(len(frames)) / fps, frames, fps)
         times = np.array(stamps) - stamps[0]
-        measured = (len(times) - 1) / times[-1] if len(times) > 1 and times[-1] > 0 else fps
+        measured = float((len(times) - 1) / times[-1]) if len(times) > 1 and times[-1] > 0 else fps
         return Footage(times, frames, measured, host_t0=stamps[0])
+
+
+def write_video(footage: Footage, path: str | Path, quality: int = 80) -> Path:
+    """``footage`` as an MJPEG AVI at ``path`` (at its measured frame rate), readable by :class:`Camera`."""
+    import cv2
+
+    path = Path(path)
+    if not footage.frames:
+        raise CameraError(f"no frames to write to {path}")
+    height, width = footage.frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.CAP_OPENCV_MJPEG, cv2.VideoWriter_fourcc(*"MJPG"),
+                             max(1.0, float(footage.fps)), (width, height))
+    if not writer.isOpened():
+        raise CameraError(f"cannot write a video to {path}")
+    writer.set(cv2.VIDEOWRITER_PROP_QUALITY, quality)
+    try:
+        for frame in footage.frames:
+            writer.write(frame)
+    finally:
+        writer.release()
+    return path

@@ -25,25 +25,39 @@ class Scene:
     led_y: int = 110
     led_radius: int = 7
     ambient: int = 14
+    label: Roi = (30, 40, 90, 20)  # a bright label on the board (x, y, width, height): bright, but not an LED
 
     def board(self, seed: int = 0) -> np.ndarray:
         """The scene without light from the LED: a board with some fixed texture (BGR)."""
         rng = np.random.default_rng(seed)
         base = np.full((self.height, self.width, 3), self.ambient, dtype=float)
         base += rng.normal(0, 3, (self.height, self.width, 1))
-        base[40:60, 30:120] += 25  # a label on the board: bright, but not the LED
+        x, y, w, h = self.label
+        base[y:y + h, x:x + w] += 25
         return base
+
+    def light_shape(self, x: int, y: int) -> np.ndarray:
+        """How an LED at ``(x, y)`` lights the view (H x W, 1.0 = its full drive): the disc and its glow."""
+        yy, xx = np.ogrid[:self.height, :self.width]
+        d2 = (xx - x) ** 2 + (yy - y) ** 2
+        disc = np.clip((1.6 - np.sqrt(d2) / self.led_radius) * 2, 0, 1)
+        glow = 0.15 * np.exp(-d2 / (2 * (3 * self.led_radius) ** 2))
+        return np.minimum(disc + glow, 1.0)
 
     def frame(self, rgb: np.ndarray | tuple[float, float, float], board: np.ndarray,
               rng: np.random.Generator | None = None, noise: float = 2.0) -> np.ndarray:
         """One frame with the LED driven at ``rgb`` (0-255 per channel), sensor noise added."""
-        yy, xx = np.ogrid[:self.height, :self.width]
-        d2 = (xx - self.led_x) ** 2 + (yy - self.led_y) ** 2
-        disc = np.clip((1.6 - np.sqrt(d2) / self.led_radius) * 2, 0, 1)
-        glow = 0.15 * np.exp(-d2 / (2 * (3 * self.led_radius) ** 2))
-        shape = np.minimum(disc + glow, 1.0)
-        r, g, b = (float(v) for v in rgb)
-        out = board + shape[:, :, None] * np.array([b, g, r])
+        return self.compose([(self.light_shape(self.led_x, self.led_y), rgb)], board, rng, noise)
+
+    @staticmethod
+    def compose(lights: list[tuple[np.ndarray, np.ndarray | tuple[float, float, float]]], board: np.ndarray,
+                rng: np.random.Generator | None = None, noise: float = 2.0) -> np.ndarray:
+        """One frame of ``board`` lit by LEDs (each its :meth:`light_shape` and drive ``rgb``, 0-255)."""
+        out = board.copy()
+        for shape, rgb in lights:
+            r, g, b = (float(v) for v in rgb)
+            if r or g or b:
+                out += shape[:, :, None] * np.array([b, g, r])
         if rng is not None and noise > 0:
             out += rng.normal(0, noise, out.shape)
         return np.clip(out, 0, 255).astype(np.uint8)

@@ -38,7 +38,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 self.wfile.write(b"--" + BOUNDARY + b"\r\nContent-Type: image/jpeg\r\nContent-Length: "
                                  + str(len(data)).encode() + b"\r\n\r\n" + data + b"\r\n")
                 self.wfile.flush()
-                due += period
+                due = max(due + period, time.monotonic() - period)  # behind: skip frames, never a burst
                 time.sleep(max(0.0, due - time.monotonic()))
         except (BrokenPipeError, ConnectionResetError):
             pass

@@ -14,10 +14,12 @@ The software unit's modes come from its control channel (a real fixture presses 
 the unit's test commands); the read-OK flash comes from a real meter frame on the slot's line.
 
 Instruments per slot (:class:`SlotLed`, opened once per station run): the slot's ``photodiode`` (else
-``[led] photodiode``) and its region ``camera_roi`` (else ``[led] camera_roi``) of the ``[led] camera``. With
-``sim``, each fixture has its own simulated photodiode and camera, fed by the unit in it (the LED sits in
-the same place of every fixture's view). ``LedDefect`` simulates a unit whose LED is faulty: its light
-has channels missing, whatever the firmware drives.
+``[led] photodiode``) and its region ``camera_roi`` (else ``[led] camera_roi``) of the station's one
+``[led] camera`` (:class:`StationCamera`: opened once, every slot's window taken from its frames, the
+slots' steps overlapping in time). With ``sim``, each fixture has its own simulated photodiode, and the
+camera is one simulated view of every fixture (each fixture's LED in its own place, lit by the unit in it)
+served as a live stream. ``LedDefect`` simulates a unit whose LED is faulty: its light has channels
+missing, whatever the firmware drives.
 """
 
 from __future__ import annotations
@@ -30,7 +32,11 @@ from typing import Any
 
 import numpy as np
 
-from rig.camera.sim import SimCamera
+from rig.camera.driver import CameraError, write_video
+from rig.camera.scene import RoiError, check_roi
+from rig.camera.shared import SharedCamera
+from rig.camera.sim import StationView
+from rig.camera.stream import MjpegStream
 from rig.eol.sequence import LED_COLOURS as COLOURS
 from rig.eol.sequence import LedDefect
 from rig.instruments.sim_scope import EventsLight, ScopeState, SimScope
@@ -51,6 +57,7 @@ SCRIPT: tuple[tuple[tuple[str, ...], float], ...] = (
 FLASH_WINDOW_S = 0.6  # the photodiode's record around the read-OK flash; the frame goes FLASH_LEAD_S into it
 FLASH_LEAD_S = 0.15
 BOOT_TIMEOUT_S = 10.0
+CAMERA_BUFFER_S = 6.0  # seconds of the station camera's frames kept for the slots' windows (each ~2.4 s)
 
 
 def skip_reason(bench: Any) -> str | None:
@@ -64,31 +71,51 @@ def skip_reason(bench: Any) -> str | None:
     return None
 
 
-class _MaskedCamera(SimCamera):
-    """The simulated camera, its light through the unit's LED dies (``mask``: red, green, blue; 1 lights)."""
+class StationCamera:
+    """The station's one camera, opened once for its run (closed by ``stack``): ``[led] camera`` read by one
+    thread into a buffer every slot takes its window from (:class:`SharedCamera`). ``sim``: the simulated view
+    of the station's ``fixtures`` (:class:`StationView`, each fixture's LED lit by the unit in it), served live
+    as MJPEG on loopback and read by its URL, as an IP camera is."""
 
-    def __init__(self, *args: Any, mask: np.ndarray, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.mask = mask
-
-    def drives(self, host_t0: float, count: int) -> np.ndarray:
-        return super().drives(host_t0, count) * self.mask
+    def __init__(self, led: dict[str, Any], fixtures: int, stack: ExitStack) -> None:
+        source = led.get("camera")
+        if source is None:
+            raise LedPathError("the bench names no camera ([led] camera)")
+        self.view: StationView | None = None
+        if source in ("sim", "sim-stream"):
+            self.view = StationView.for_fixtures(fixtures)
+            source = stack.enter_context(MjpegStream(self.view.frame_at, fps=self.view.fps)).url
+        self.shared = SharedCamera(source, depth_s=float(led.get("camera_buffer_s", CAMERA_BUFFER_S)))
+        stack.callback(self.shared.close)
+        try:
+            self.shared.open()
+            self.shape = self.shared.latest().shape
+        except CameraError as exc:
+            raise LedPathError(f"the station's camera: {exc}") from exc
 
 
 class SlotLed:
     """A fixture's LED instruments, opened once for the station's run (closed by ``stack``): its photodiode
-    (the slot's ``photodiode``, else ``[led] photodiode``) and its region of the camera (the slot's
-    ``camera_roi``, else ``[led] camera_roi``). ``sim`` instruments watch the unit ``attach`` names."""
+    (the slot's ``photodiode``, else ``[led] photodiode``) and its region of the station's one ``camera``
+    (the slot's ``camera_roi``, else ``[led] camera_roi``). ``sim`` instruments watch the unit ``attach``
+    names (in the simulated view, fixture ``number``'s LED)."""
 
-    def __init__(self, led: dict[str, Any], slot_spec: dict[str, Any], workdir: Path, stack: ExitStack) -> None:
+    def __init__(self, led: dict[str, Any], slot_spec: dict[str, Any], workdir: Path, stack: ExitStack,
+                 camera: StationCamera, number: int) -> None:
         resource = str(slot_spec.get("photodiode") or led.get("photodiode") or "")
-        self.source = led.get("camera")
         roi = slot_spec.get("camera_roi") or led.get("camera_roi")
-        if not resource or self.source is None:
-            raise LedPathError("the bench names no photodiode or camera ([led] photodiode, camera)")
+        if not resource:
+            raise LedPathError("the bench names no photodiode ([led] photodiode)")
         if roi is None:
-            raise LedPathError("the slot has no LED region: set [[eol.slot]] camera_roi (or [led] camera_roi)")
-        self.sim = resource == "sim" and self.source == "sim"  # both simulated: a faulty LED can be too
+            raise LedPathError(f"slot {number} has no LED region: set [[eol.slot]] camera_roi "
+                               "(or [led] camera_roi)")
+        try:
+            roi = check_roi(tuple(roi), camera.shape)  # type: ignore[arg-type]
+        except (RoiError, TypeError, ValueError) as exc:
+            raise LedPathError(f"slot {number}: camera_roi {list(roi)}: {exc}") from exc
+        self.number = number
+        self.view = camera.view
+        self.sim = resource == "sim" and self.view is not None  # both simulated: a faulty LED can be too
         self._light: EventsLight | None = None
         self._mask = np.ones(3)
         if resource == "sim":
@@ -97,9 +124,8 @@ class SlotLed:
                                          float(led.get("photodiode_full_scale_v", 1.0)))
         stack.callback(self.photodiode.close)
         self.photodiode.open()
-        placeholder = _MaskedCamera(workdir / "led.events", _no_uptime, mask=self._mask)  # until a unit is in
-        self.camera = CameraPath(self.source, tuple(roi), float(led.get("camera_gain", 1.0)),  # type: ignore[arg-type]
-                                 sim=placeholder if self.source == "sim" else None, workdir=workdir)
+        self.camera = CameraPath(camera.shared.source, roi, float(led.get("camera_gain", 1.0)), workdir=workdir,
+                                 shared=camera.shared)
         stack.callback(self.camera.close)
         self.camera.open()
 
@@ -115,15 +141,13 @@ class SlotLed:
         self._mask = np.array(defect.channels if defect is not None else (1.0, 1.0, 1.0), dtype=float)
         self._light = EventsLight(Path(dut.led_events_path), dut.uptime_of)
         self.camera.workdir = workdir
-        if self.source == "sim":
-            self.camera.sim = _MaskedCamera(Path(dut.led_events_path), dut.uptime_of, mask=self._mask)
+        if self.view is not None:
+            self.view.attach(self.number, Path(dut.led_events_path), dut.uptime_of, self._mask)
 
     def detach(self) -> None:
         self._light = None
-
-
-def _no_uptime(monotonic: float) -> float:
-    raise LedPathError("no unit in the fixture")
+        if self.view is not None:
+            self.view.detach(self.number)
 
 
 def colour_frames(watch: Watch) -> dict[str, int]:
@@ -201,9 +225,10 @@ def run_led(dut: Any, psu: Any, ch: int, load: Any, slot_led: SlotLed, link: Any
                             workdir, {"boot_real_time_s": round(boot_s, 3)})
     finally:
         slot_led.detach()
-    video = slot_led.camera.last_video
-    if video is not None and all(m.outcome == "pass" for m in measured):
-        video.unlink(missing_ok=True)  # the simulated camera's film is kept as evidence of a failing LED only
+    footage = slot_led.camera.last_footage
+    if footage is not None and any(m.outcome == "fail" for m in measured):
+        write_video(footage, workdir / "camera.avi")  # the camera's view of a failing LED, kept as evidence
+    slot_led.camera.last_footage = None  # its frames go back to the shared buffer's bound
     return measured
 
 

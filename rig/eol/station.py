@@ -17,7 +17,7 @@ from pathlib import Path
 
 from rig.bench import Bench, BenchError
 from rig.emulators import get_profile
-from rig.eol.led import SlotLed, skip_reason
+from rig.eol.led import SlotLed, StationCamera, skip_reason
 from rig.eol.sequence import UnitFault
 from rig.eol.unit import Slot, Station, run_unit
 from rig.instruments.sim_supply import SimSupply, SupplyState
@@ -140,6 +140,9 @@ def run_station(bench: Bench, run_dir: Path, serials: SerialSource, slots: int |
         supply = stack.enter_context(Supply(resource))
         station = Station(bench, supply, sim, broker, run_dir, faults, clock)
         units: list[Slot] = []
+        camera = None  # the station's one camera, every slot its region of the view
+        if skip_reason(bench) is None:
+            camera = StationCamera(bench.led, len(bench.eol.get("slot") or specs), stack)
         for n, spec in enumerate(specs, start=1):
             slot_dir = run_dir / f"slot{n}"
             slot_dir.mkdir(exist_ok=True)
@@ -147,8 +150,8 @@ def run_station(bench: Bench, run_dir: Path, serials: SerialSource, slots: int |
                                    meter=profile.id, clock=clock)
             stack.callback(link.close)
             units.append(Slot(n, int(spec["channel"]), link, dict(spec)))
-            if skip_reason(bench) is None:
-                units[-1].led = SlotLed(bench.led, spec, slot_dir, stack)
+            if camera is not None:
+                units[-1].led = SlotLed(bench.led, spec, slot_dir, stack, camera, n)
 
         def work(slot: Slot) -> None:
             try:

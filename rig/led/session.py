@@ -19,8 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from rig.camera.driver import Camera, Footage
+from rig.camera.driver import Camera, CameraError, Footage
 from rig.camera.scene import Roi
+from rig.camera.shared import SharedCamera
 from rig.camera.sim import SimCamera
 from rig.camera.stream import MjpegStream
 from rig.instruments.photodiode import Photodiode
@@ -100,14 +101,16 @@ class PhotodiodePath:
 
 
 class CameraPath:
-    """A camera source read live (a thread collects frames between ``begin`` and ``finish``), or a
+    """A camera source read live (a thread collects frames between ``begin`` and ``finish``), a region of a
+    camera ``shared`` with other paths (its frames of the window taken from the shared buffer), or a
     simulated camera that films the window into a video file the same driver reads."""
 
     kind = "camera"
 
     def __init__(self, source: str | int, roi: Roi | None, gain: float = 1.0, sim: SimCamera | None = None,
-                 workdir: Path | None = None) -> None:
-        self.source = source
+                 workdir: Path | None = None, shared: SharedCamera | None = None) -> None:
+        self.source = shared.source if shared is not None else source
+        self.shared = shared
         self.roi = roi
         self.gain = gain
         self.sim = sim
@@ -121,7 +124,7 @@ class CameraPath:
         self._count = 0
 
     def open(self) -> CameraPath:
-        if self.sim is None:
+        if self.sim is None and self.shared is None:
             self._camera = Camera(self.source).open()
         return self
 
@@ -142,6 +145,11 @@ class CameraPath:
         if self._t0 is None:
             raise LedPathError("finish() before begin()")
         t0, self._t0 = self._t0, None
+        if self.shared is not None:
+            try:
+                return self.shared.window(t0, seconds)
+            except CameraError as exc:
+                raise LedPathError(str(exc)) from exc
         if self.sim is not None:
             time.sleep(max(0.0, t0 + seconds - time.monotonic()))
             self._count += 1

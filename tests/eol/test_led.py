@@ -1,17 +1,22 @@
 """The station's LED step judged from what the instruments give: colours counted per camera frame, the
-read-OK flash timed from photodiode samples, the limits from the pattern table, the reasons to skip."""
+read-OK flash timed from photodiode samples, the limits from the pattern table, the reasons to skip; the
+station's one camera shared by its slots, each seeing its own fixture's LED in its region of the view."""
 
 from __future__ import annotations
 
 import dataclasses
+import threading
+import time
+from contextlib import ExitStack
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from rig.bench import load_bench
-from rig.eol.led import colour_frames, flash_ms, judge, skip_reason
-from rig.eol.sequence import LED_COLOURS, LED_MEASUREMENTS, parse_fault
-from rig.led.session import make_watch
+from rig.eol.led import SlotLed, StationCamera, colour_frames, flash_ms, judge, skip_reason
+from rig.eol.sequence import LED_COLOURS, LED_MEASUREMENTS, LedDefect, parse_fault
+from rig.led.session import LedPathError, Watch, make_watch
 
 RGB = {"red": (1, 0, 0), "green": (0, 1, 0), "blue": (0, 0, 1), "magenta": (1, 0, 1), "white": (1, 1, 1),
        "cyan": (0, 1, 1), "off": (0, 0, 0)}
@@ -77,3 +82,65 @@ def test_the_flash_is_found_after_an_earlier_pattern_still_playing() -> None:
     levels = np.vstack([np.tile(RGB["cyan"], (200, 1)), np.zeros((200, 3)), _flash(100)[300:]])
     assert flash_ms(make_watch("photodiode", levels, 2000.0, 0.0)) == pytest.approx(100, abs=1.0)
     assert flash_ms(make_watch("photodiode", levels.max(axis=1), 2000.0, 0.0)) == pytest.approx(100, abs=1.0)
+
+
+@dataclasses.dataclass
+class _Unit:
+    """What a fixture's simulated instruments watch of a software unit: its LED events file and its clock."""
+
+    led_events_path: Path
+    started: float
+
+    def uptime_of(self, monotonic: float) -> float:
+        return (monotonic - self.started) * 1000.0
+
+
+def _unit(tmp_path: Path, name: str, *lines: str) -> _Unit:
+    path = tmp_path / f"{name}.events"
+    path.write_text("".join(line + "\n" for line in lines))
+    return _Unit(path, time.monotonic())
+
+
+def _watch_both(slots: list[SlotLed], starts: list[float], seconds: float) -> list[Watch]:
+    """Each slot's camera window of ``seconds``, the second begun ``starts[1]`` s after the first (overlapping)."""
+    got: list[Watch | None] = [None] * len(slots)
+
+    def watch(i: int) -> None:
+        time.sleep(starts[i])
+        slots[i].camera.begin(seconds)
+        got[i] = slots[i].camera.finish(seconds)
+
+    threads = [threading.Thread(target=watch, args=(i,)) for i in range(len(slots))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(20)
+    assert all(w is not None for w in got)
+    return got  # type: ignore[return-value]
+
+
+def test_slots_share_one_camera_each_seeing_its_own_led(tmp_path) -> None:
+    bench = load_bench("rig/benches/eol-sim.toml")
+    with ExitStack() as stack:
+        camera = StationCamera(bench.led, 4, stack)
+        slots = [SlotLed(bench.led, bench.eol["slot"][n - 1], tmp_path, stack, camera, n) for n in (1, 2, 3)]
+        # slot 1's unit drives red, then green; slot 2's blue, then white; slot 3's white, its LED's blue dead
+        slots[0].attach(_unit(tmp_path, "one", "0 255 0 0", "600 0 255 0"), tmp_path)
+        slots[1].attach(_unit(tmp_path, "two", "0 0 0 255", "600 255 255 255"), tmp_path)
+        slots[2].attach(_unit(tmp_path, "three", "0 255 255 255"), tmp_path, LedDefect((1.0, 1.0, 0.0)))
+        one, two, three = _watch_both(slots, [0.0, 0.3, 0.1], 1.2)
+    seen = [{c: n for c, n in colour_frames(w).items() if n} for w in (one, two, three)]
+    assert set(seen[0]) == {"red", "green"} and min(seen[0].values()) >= 5, seen
+    assert set(seen[1]) == {"blue", "white"} and min(seen[1].values()) >= 5, seen
+    assert set(seen[2]) == {"yellow"}, seen  # white without its blue die: red and green only
+
+
+def test_a_slot_region_outside_the_view_is_refused_saying_which(tmp_path) -> None:
+    bench = load_bench("rig/benches/eol-sim.toml")
+    with ExitStack() as stack:
+        camera = StationCamera(bench.led, 4, stack)
+        assert camera.shape == (240, 320, 3)
+        with pytest.raises(LedPathError, match=r"slot 3: camera_roi \[300, 0, 40, 40\].*does not fit"):
+            SlotLed(bench.led, {"channel": 3, "camera_roi": [300, 0, 40, 40]}, tmp_path, stack, camera, 3)
+        with pytest.raises(LedPathError, match="slot 2 has no LED region"):
+            SlotLed({**bench.led, "camera_roi": None}, {"channel": 2}, tmp_path, stack, camera, 2)

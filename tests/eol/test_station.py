@@ -5,6 +5,7 @@ failing on exactly the measurement their fault touches."""
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -67,6 +68,23 @@ def test_a_unit_whose_led_is_dead_fails_every_led_measurement_and_nothing_else(t
                           faults=dict([parse_fault("DARK-1=led-dead")]))
     assert failing(records[0]) == LED, records[0].failures
     assert all(records[0].measurement(n).value in (0, None) for n in LED)
+
+
+def test_a_slot_whose_region_shows_no_led_fails_its_colours_and_the_other_slot_passes(tmp_path) -> None:
+    # one camera films both fixtures; slot 2's region is set on the board between the fixtures, not its LED
+    bench = load_bench(BENCH)
+    slots = [dict(s) for s in bench.eol["slot"]]
+    slots[1]["camera_roi"] = [140, 20, 40, 40]
+    bench = dataclasses.replace(bench, eol={**bench.eol, "slot": slots})
+    records = run_station(bench, tmp_path, SerialSource("ROI-1", units=2), slots=2)
+    by_slot = {r.station["slot"]: r for r in records}
+    assert sorted(by_slot) == [1, 2]
+    assert by_slot[1].verdict == "pass", failing(by_slot[1])
+    # every colour missing from its region; its read-OK flash, on its photodiode, still passes
+    assert failing(by_slot[2]) == LED - {"led.read_ok_flash"}, by_slot[2].failures
+    assert all(by_slot[2].measurement(f"led.colour.{c}").value == 0 for c in ("red", "green", "blue"))
+    assert (Path(by_slot[2].links["run_dir"]) / "camera.avi").stat().st_size > 0  # the view kept as evidence
+    assert not (Path(by_slot[1].links["run_dir"]) / "camera.avi").exists()
 
 
 def test_a_bench_without_led_instruments_skips_the_led_step_saying_why(tmp_path) -> None:
