@@ -77,8 +77,14 @@ def _decode_apdu(apdu):
     if reading is not None:
         return _KAIFA, kaifa.LAYOUTS[apdu[pos + 1]][0], reading, dst
     r = aidon.read_array(apdu, pos) if when < 0 else None
-    if r is not None:
-        return r[0], r[1], r[2], dst
+    if r is None:
+        r = decode_tree(apdu, pos, when)
+    return r[0], r[1], r[2], dst
+
+
+def decode_tree(apdu, pos, when):
+    """(kind, list_no, reading) of the DATA-NOTIFICATION body at apdu[pos] (its header's date-time at
+    apdu[when], -1: none), read through its A-XDR value tree: every list the in-place readers leave."""
     try:
         body = axdr.value(apdu, pos)
     except ValueError as e:
@@ -99,7 +105,7 @@ def _decode_apdu(apdu):
             if not body or not obislist.matches(body):
                 raise
             r = obislist.decode(body, when)
-    return r[0], r[1], r[2], dst
+    return r
 
 
 _KAIFA = "kaifa-kfm001"

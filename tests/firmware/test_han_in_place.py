@@ -9,7 +9,7 @@ from datetime import datetime
 
 import pytest
 
-from dut_firmware.han import aidon, dlms, kaifa, kamstrup, obislist
+from dut_firmware.han import decoder, dlms
 from dut_firmware.han.decoder import _decode_apdu
 from rig.emulators import Meter, get_profile
 
@@ -30,22 +30,10 @@ def _apdus(profile: str) -> list[bytes]:
 
 
 def _tree(apdu: bytes) -> tuple:
-    """(kind, list, reading) through the value tree, as the decoder read every list before."""
-    _invoke, when, tag, body = dlms.parse_notification(apdu)
-    if tag == 0x01 and body:
-        r = aidon.decode(body, when)
-    elif tag != 0x02:
-        raise dlms.UnknownFormat(f"unknown list: body type tag 0x{tag:02x}")
-    elif body and isinstance(body[0], str):
-        r = kamstrup.decode(body, when)
-    else:
-        try:
-            r = kaifa.decode(body, when)
-        except ValueError:
-            if not body or not obislist.matches(body):
-                raise
-            r = obislist.decode(body, when)
-    return r[0], r[1], r[2]
+    """(kind, list, reading) through the value tree, as the decoder reads every list it has no in-place
+    reader for."""
+    pos = dlms.body_at(apdu)
+    return decoder.decode_tree(apdu, pos, dlms.when_at)[:3]
 
 
 def _outcome(read, apdu: bytes) -> tuple:
