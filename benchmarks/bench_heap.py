@@ -6,8 +6,9 @@ frame path (``App.feed``: decoder, meter state, message text, LED signal), no fi
 - growth: the heap after a collection every 1,000 frames over 10,000 frames of a Kaifa MA304H4 (Lists 1,
   2 and the hourly List 3, in their real order, the rig's emulator encoding them); "grows" if the last
   figure is above the first after the first thousand by more than 1 KiB;
-- garbage per frame: ``gc.mem_alloc()`` after the frame minus before it, with the collector disabled
-  in between (every byte the frame allocated that a collection would take back), per list;
+- garbage per frame: every byte the frame allocated that a collection takes back (``gc.mem_alloc()``
+  after the frame, the collector disabled in between, minus after a collection), per list; what the
+  frames kept (caches filled once, e.g. the meter id's text) is printed apart;
 - the decoder alone (``Decoder.feed`` of one whole frame): the same figure for the Kaifa frames and for
   one meter of each other framing, plain and encrypted (the emulator's frames with its profile's test
   keys, the tag checked where the profile authenticates; a frame counter of its own per frame, so none
@@ -87,16 +88,19 @@ with open(sys.argv[4]) as f:
         a = gc.mem_alloc()
         r = d.feed(data)
         b = gc.mem_alloc()
+        ok = len(r) == 1 and r[0]["ok"]
+        del r
         gc.enable()
+        gc.collect()
+        b -= gc.mem_alloc()
         g = m.get(n)
         if g is None:
             g = m[n] = [0, 0, 0, 0]
         g[0] += 1
-        g[1] += b - a
-        if b - a > g[2]:
-            g[2] = b - a
-        g[3] += len(r) == 1 and r[0]["ok"]
-        del r
+        g[1] += b
+        if b > g[2]:
+            g[2] = b
+        g[3] += ok
 d = d_kaifa
 with open(sys.argv[2]) as f:
     i = 0
@@ -114,18 +118,21 @@ for i in range(min(count, 1000)):
     d.feed(data)
     b = gc.mem_alloc()
     gc.enable()
+    gc.collect()
+    b -= gc.mem_alloc()
     g = alone.get(n)
     if g is None:
         g = alone[n] = [0, 0, 0]
     g[0] += 1
-    g[1] += b - a
-    if b - a > g[2]:
-        g[2] = b - a
+    g[1] += b
+    if b > g[2]:
+        g[2] = b
 del d, d_kaifa
 gc.collect()
 loaded = gc.mem_alloc()
 after = []
 garbage = {}
+kept = 0
 for i in range(count):
     n, data = frames[i % len(frames)]
     gc.collect()
@@ -134,19 +141,23 @@ for i in range(count):
     app.feed(data)
     b = gc.mem_alloc()
     gc.enable()
+    gc.collect()
+    c = gc.mem_alloc()
+    b -= c
+    kept += c - a
     g = garbage.get(n)
     if g is None:
         g = garbage[n] = [0, 0, 0]
     g[0] += 1
-    g[1] += b - a
-    if b - a > g[2]:
-        g[2] = b - a
+    g[1] += b
+    if b > g[2]:
+        g[2] = b
     if (i + 1) % 1000 == 0:
         gc.collect()
         after.append(gc.mem_alloc())
 import json
 print("HEAP " + json.dumps({"interpreter": interp, "imported": imported, "boot": boot, "boot_free": boot_free,
-      "loaded": loaded, "alone": alone, "meters": meters, "after": after, "garbage": garbage,
+      "loaded": loaded, "alone": alone, "meters": meters, "after": after, "garbage": garbage, "kept": kept,
       "ok": app.decoder.counters["frames_ok"],
       "errors": sum(app.decoder.counters.values()) - app.decoder.counters["frames_ok"]}))
 """
@@ -208,6 +219,8 @@ def main(argv: list[str] | None = None) -> int:
     for n in sorted(h["garbage"], key=int):
         k, total, peak = h["garbage"][n]
         print(f"garbage per frame, List {n}: mean {total // k} B, max {peak} B ({k} frames)")
+    print(f"kept by the {args.frames} frames after a collection each (caches filled once, the meter state): "
+          f"{h['kept']:+d} B in all")
     print("the decoder alone (Decoder.feed of one whole frame), garbage per frame:")
     for n in sorted(h["alone"], key=int):
         k, total, peak = h["alone"][n]

@@ -274,8 +274,9 @@ class Decoder:
             self._reset()
             return
         k = end - pos
-        if k:
-            self._buf[0:k] = self._buf[pos:end]
+        buf = self._buf
+        for j in range(k):  # byte by byte: a slice would allocate (k is mostly 1, a shared closing flag)
+            buf[j] = buf[pos + j]
         self._pos = 0
         self._end = k
         self._raw_end = self._raw_end - pos if self._raw_end >= pos else -1
