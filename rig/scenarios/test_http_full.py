@@ -26,14 +26,7 @@ def _send(h, count: int) -> tuple[list, dict]:
     merged as a reader merges them."""
     frames = h.frames(count, start=HOUR)
     assert {2, 3} <= {f.list for f in frames}
-    for frame in frames:
-        h.send(frame.data)
-    last = frames[-1].reading["timestamp"]
-    h.wait_for(lambda: (r := h.http.meter()) and r["timestamp"] == last, timeout=5, what="the last frame on /meter")
-    meter: dict = {}
-    for frame in frames:
-        meter.update({k: v for k, v in frame.reading.items() if v is not None})
-    return frames, meter
+    return frames, h.send_until_shown(frames)
 
 
 # -- the Home Assistant integration's reads (as it parses them) ------------------------------------------

@@ -23,14 +23,7 @@ def _sent(h, count: int) -> dict:
     """Send ``count`` frames from HOUR; the meter's values merged as a reader merges them."""
     frames = h.frames(count, start=HOUR)
     assert 3 in [f.list for f in frames], "the frames must include a List 3"
-    for frame in frames:
-        h.send(frame.data)
-    last = frames[-1].reading["timestamp"]
-    h.wait_for(lambda: (r := h.http.meter()) and r["timestamp"] == last, timeout=5, what="the last frame on /meter")
-    meter: dict = {}
-    for frame in frames:
-        meter.update({k: v for k, v in frame.reading.items() if v is not None})
-    return meter
+    return h.send_until_shown(frames)
 
 
 async def _exchange(probe: ModbusProbe, calls):

@@ -10,6 +10,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from service_app import ServiceApp
 
 from dut_firmware import config, led, message, tz
 from dut_firmware import state as state_mod
@@ -478,38 +479,12 @@ class TestLed:
 
 
 # -- HTTP dispatch (no sockets) --------------------------------------------------------------------
-class FakeApp:
-    def __init__(self, token=None):
-        self.cfg = config.merge(config.DEFAULTS, {"serial": {"device": "/dev/x"}, "token": token})
-        self.state = state_mod.State(OSLO)
-        self.logs = []
-
-    def log(self, level, msg):
-        self.logs.append((level, msg))
-
-    def meter_id(self):
-        return {"manufacturerId": None, "deviceType": None}
-
-    def state_message(self):
-        return {"type": "HAN_STATE_MESSAGE"}
-
-    def health_message(self):
-        return {"type": "HAN_HEALTH_MESSAGE"}
-
-    def public_config(self):
-        return config.public(self.cfg)
-
-    async def configure(self, changes):
-        self.cfg = config.apply_changes(self.cfg, changes)
-        return config.public(self.cfg)
-
-
 class TestHttpDispatch:
     def _call(self, app, method, target, body=b"", headers=None):
         return asyncio.run(HttpServer(app).dispatch(method, target, headers or {}, body))
 
     def test_routes(self):
-        app = FakeApp()
+        app = ServiceApp()
         assert self._call(app, "GET", "/meter")[0] == 503
         assert self._call(app, "GET", "/meter/data")[0] == 503
         app.state.update(ok(LIST2, 2))
@@ -524,14 +499,14 @@ class TestHttpDispatch:
         assert self._call(app, "GET", "/meter?since=1")[0] == 400
 
     def test_configuration_post(self):
-        app = FakeApp()
+        app = ServiceApp()
         status, text, _ = self._call(app, "POST", "/configuration", b'{"modbus": {"enabled": true}}')
         assert status == 200 and json.loads(text)["modbus"]["enabled"] is True
         assert self._call(app, "POST", "/configuration", b"{bad")[0] == 400
         assert self._call(app, "POST", "/configuration", b'{"modbus": {"port": "x"}}')[0] == 400
 
     def test_token(self):
-        app = FakeApp(token="s3cret")
+        app = ServiceApp(token="s3cret")
         assert self._call(app, "GET", "/health")[0] == 401
         assert self._call(app, "GET", "/health", headers={"authorization": "Bearer nope"})[0] == 401
         assert self._call(app, "GET", "/health", headers={"authorization": "Bearer s3cret"})[0] == 200

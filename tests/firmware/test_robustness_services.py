@@ -19,9 +19,8 @@ import struct
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from service_app import ServiceApp
 
-from dut_firmware import config
-from dut_firmware import state as state_mod
 from dut_firmware.services import http, modbus, mqtt
 
 SETTINGS = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -31,35 +30,6 @@ TZ = "CET-1CEST,M3.5.0,M10.5.0/3"
 READING = {"timestamp": "2024-10-01T19:00:00", "meter_id": "6970631400000001", "p_import_w": 1234,
            "p_export_w": 0, "u_l1_mv": 230100, "u_l2_mv": 231200, "u_l3_mv": 229900, "i_l1_ma": 5123,
            "i_l2_ma": 0, "i_l3_ma": 12500}
-
-
-class App:
-    """What the services read of the application: the real configuration and meter state."""
-
-    def __init__(self, token=None):
-        self.cfg = config.merge(config.DEFAULTS, {"serial": {"device": "/dev/null"}, "token": token})
-        self.state = state_mod.State(TZ)
-        self.state.update({"ok": True, "format": "hdlc/kaifa-kfm001", "list": 2, "reading": READING})
-        self.logs = []
-
-    def log(self, level, msg):
-        self.logs.append((level, msg))
-
-    def meter_id(self):
-        return {"manufacturerId": "KFM", "deviceType": None}
-
-    def state_message(self):
-        return {"type": "HAN_STATE_MESSAGE"}
-
-    def health_message(self):
-        return {"type": "HAN_HEALTH_MESSAGE"}
-
-    def public_config(self):
-        return config.public(self.cfg)
-
-    async def configure(self, changes):
-        self.cfg = config.apply_changes(self.cfg, changes)
-        return config.public(self.cfg)
 
 
 async def _exchange(server, data: bytes) -> bytes:
@@ -82,7 +52,7 @@ async def _exchange(server, data: bytes) -> bytes:
 
 def _serve(make, data: bytes) -> tuple[bytes, list]:
     async def go():
-        app = App(token=None)
+        app = ServiceApp(reading=READING)
         server = make(app)
         await server.start("127.0.0.1", 0)
         try:
@@ -211,7 +181,7 @@ def _modbus_rules(data: bytes, regs: list[int], unit_id: int = 1) -> bytes:
 @given(_mutate(MODBUS_SEEDS))
 def test_modbus_answers_malformed_requests_by_its_rules(data):
     out, logs = _serve(modbus.ModbusServer, data)
-    regs = modbus.registers(App().state.fields)
+    regs = modbus.registers(ServiceApp(reading=READING).state.fields)
     assert regs[0] == 2301 and regs[7] == 1234  # the map holds the reading
     assert out == _modbus_rules(data, regs)
     assert not [msg for level, msg in logs if level == "ERROR"]
@@ -291,9 +261,9 @@ def test_mqtt_malformed_remaining_length_ends_the_stream():
     assert _read_packets(b"\xd0\x00\x30\xff\xff\xff\xff\x01" + b"x" * 16) == ([(0xD0, b"")], True)
 
 
-class _MqttApp(App):
+class _MqttApp(ServiceApp):
     def __init__(self):
-        super().__init__()
+        super().__init__(reading=READING)
         from dut_firmware.hal.unix import UnixHal
 
         self.hal = UnixHal(self.cfg)
