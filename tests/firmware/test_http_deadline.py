@@ -4,7 +4,8 @@ keep-alive clients taking turns while others wait."""
 
 import asyncio
 
-from test_fw_units import LIST2, FakeApp, ok
+from service_app import ServiceApp
+from test_fw_units import LIST2, ok
 
 from dut_firmware.services import http
 
@@ -26,7 +27,7 @@ class Clock:
 
 
 def app_with_clock(scale):
-    app = FakeApp()
+    app = ServiceApp()
     app.hal = Clock(scale)
     app.state.update(ok(LIST2, 2))
     return app

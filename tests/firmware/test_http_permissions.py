@@ -6,7 +6,7 @@ import asyncio
 import json
 
 import pytest
-from test_fw_units import FakeApp
+from service_app import ServiceApp
 
 from dut_firmware import config
 from dut_firmware.services.http import HttpServer, permission
@@ -20,7 +20,7 @@ def call(app, method, target, body=b"", token=None):
 
 
 def app_with_tokens():
-    app = FakeApp(token="adm1n")
+    app = ServiceApp(token="adm1n")
     app.cfg = config.apply_changes(app.cfg, {"read_token": "r3ad"})
     return app
 
@@ -30,7 +30,7 @@ def app_with_tokens():
 def test_permission_of_a_token(token, want):
     headers = {"authorization": "Bearer " + token} if token is not None else {}
     assert permission(app_with_tokens().cfg, headers) == want
-    assert permission(FakeApp().cfg, headers) == "write"  # no token configured: open
+    assert permission(ServiceApp().cfg, headers) == "write"  # no token configured: open
 
 
 def test_read_token_reads_but_cannot_change():
@@ -52,7 +52,7 @@ def test_read_token_reads_but_cannot_change():
 @pytest.mark.parametrize("bad", ["12345", KEY[:-1] + "g", KEY + "00", " " + KEY[1:], KEY[:16] + " " + KEY[17:],
                                  "0x" + KEY[2:]])
 def test_a_key_that_is_not_32_hex_digits_is_refused_without_echo(bad):
-    app = FakeApp()
+    app = ServiceApp()
     for name in ("key", "auth_key"):
         status, text, _ = call(app, "POST", "/configuration", json.dumps({"meter": {name: bad}}).encode())
         assert status == 400 and bad.strip() not in text
@@ -60,7 +60,7 @@ def test_a_key_that_is_not_32_hex_digits_is_refused_without_echo(bad):
 
 
 def test_read_token_needs_a_token_and_differs_from_it():
-    cfg = FakeApp().cfg
+    cfg = ServiceApp().cfg
     with pytest.raises(ValueError, match="read_token needs a token"):
         config.apply_changes(cfg, {"read_token": "r"})
     with pytest.raises(ValueError, match="must differ"):

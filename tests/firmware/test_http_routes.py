@@ -7,7 +7,8 @@ import json
 import re
 
 import pytest
-from test_fw_units import LIST2, LIST3_EXTRA, FakeApp, ok
+from service_app import ServiceApp
+from test_fw_units import LIST2, LIST3_EXTRA, ok
 
 from dut_firmware import config
 from dut_firmware.services import ui
@@ -26,7 +27,7 @@ def bearer(token):
 
 
 def test_meter_carries_every_field_of_the_spec():
-    app = FakeApp()
+    app = ServiceApp()
     app.state.update(ok(LIST2, 2), uptime_ms=0)
     app.state.update(ok(dict(LIST2, **LIST3_EXTRA), 3), uptime_ms=10000)
     status, text, _ = call(app, "GET", "/meter")
@@ -44,7 +45,7 @@ def test_meter_carries_every_field_of_the_spec():
 
 
 def test_han_configuration_and_meter_id_carry_what_home_assistant_reads():
-    app = FakeApp()
+    app = ServiceApp()
     pub = json.loads(call(app, "GET", "/configuration")[1])
     assert pub["v"] == config.VERSION and pub["t"] == app.cfg["tz"]
     assert "p" in pub and "f" in pub["m"]
@@ -67,7 +68,7 @@ def test_han_configuration_and_meter_id_carry_what_home_assistant_reads():
     ("PUT", "/configuration", 405), ("POST", "/ui", 405), ("GET", "/meter?x=1", 400), ("GET", "/han?", 200),
     ("GET", "/configuration?pretty", 400), ("GET", "/ui?x", 400), ("GET", "/meter/", 503)])
 def test_statuses(method, target, status):
-    got, text, extra = call(FakeApp(), method, target)
+    got, text, extra = call(ServiceApp(), method, target)
     assert got == status, text
     if status == 405:
         path = split_target(target)[0]
@@ -77,7 +78,7 @@ def test_statuses(method, target, status):
 
 
 def test_token_on_every_endpoint_but_the_page():
-    app = FakeApp(token=TOKEN)
+    app = ServiceApp(token=TOKEN)
     for path in ROUTES:
         status, _, extra = call(app, "GET", path)
         if path == "/ui":
@@ -90,7 +91,7 @@ def test_token_on_every_endpoint_but_the_page():
 
 
 def test_ui_is_a_self_contained_page_that_posts_json_with_the_token():
-    status, page, extra = call(FakeApp(token=TOKEN), "GET", "/ui")
+    status, page, extra = call(ServiceApp(token=TOKEN), "GET", "/ui")
     assert status == 200 and extra == "Content-Type: text/html; charset=utf-8\r\n"
     assert page is ui.PAGE and page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
     assert TOKEN not in page
@@ -109,7 +110,7 @@ def test_ui_is_a_self_contained_page_that_posts_json_with_the_token():
 
 
 def test_response_head_names_the_type_and_length():
-    server = HttpServer(FakeApp())
+    server = HttpServer(ServiceApp())
     html = server._response(200, "<p>é</p>", "Content-Type: text/html; charset=utf-8\r\n", True)
     head, body = html.split(b"\r\n\r\n", 1)
     assert head.count(b"Content-Type:") == 1 and b"text/html" in head
